@@ -1,0 +1,96 @@
+// The backend interface: one IPC mechanism.
+//
+// Life of a channel:
+//   orchestrator: validate(options) at load time, create() before spawning
+//                 (returns the state workers need: paths, inherited fds),
+//                 inherited_fds() for each worker, after_spawn() once every
+//                 worker runs (close the orchestrator's copies), cleanup().
+//   worker:       open(state, direction) -> Endpoint; send/receive; close.
+// cleanup() is idempotent and must work from the state alone after a crash.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ipctorture/errors.hpp"
+#include "ipctorture/scenario.hpp"
+
+namespace ipct {
+
+enum class Direction { kRead, kWrite };
+
+// What the backend promises; the checker applies the rules it implies.
+struct Contract {
+    const char* unit = "byte stream";  // "byte stream" | "message"
+    bool boundaries = false;           // a receive returns exactly one message
+    bool fifo = true;                  // FIFO per sender
+    bool lossless = true;              // a completed send is delivered
+    std::size_t max_message = 0;       // largest message a scenario may ask for
+    std::string notes;                 // kernel facts worth knowing
+};
+
+struct ChannelSetup {
+    std::string run_dir;
+    std::string run_id;
+    std::string name;        // channel name from the scenario
+    std::uint32_t index = 0;
+    Options options;
+};
+
+class Endpoint {
+public:
+    virtual ~Endpoint() = default;
+    // Sends one whole message (resuming short writes, retrying EINTR).
+    virtual IoResult send(std::span<const std::byte> msg) = 0;
+    // Receives into buf.  A message backend returns one message; a byte
+    // stream returns what is available (at least one byte), or, when the
+    // channel serialises readers (read_lock), exactly one frame.  eof() when
+    // every writer has gone.
+    virtual IoResult receive(std::span<std::byte> buf) = 0;
+    // Idempotent.
+    virtual void close() = 0;
+};
+
+class Backend {
+public:
+    virtual ~Backend() = default;
+    virtual std::string_view name() const = 0;
+    virtual std::string_view summary() const = 0;
+    virtual Contract contract(const Options& opts) const = 0;
+    // Throws ScenarioError at the offending option.
+    virtual void validate(const Options& opts) const = 0;
+    virtual nlohmann::json create(const ChannelSetup& ch) = 0;
+    virtual std::vector<int> inherited_fds(const nlohmann::json& state, Direction d) const {
+        (void)state, (void)d;
+        return {};
+    }
+    virtual void after_spawn(const nlohmann::json& state) { (void)state; }
+    virtual std::unique_ptr<Endpoint> open(const ChannelSetup& ch, const nlohmann::json& state,
+                                           Direction d) = 0;
+    virtual void cleanup(const ChannelSetup& ch, const nlohmann::json& state) = 0;
+    // Live kernel limits and facts, for `ipctorture explain`.
+    virtual std::string explain() const = 0;
+};
+
+// The registry: one explicit table (static constructors get dropped by the
+// linker from static libraries).
+std::vector<std::string_view> backend_names();
+// nullptr if unknown.  Backends are stateless singletons.
+Backend* find_backend(std::string_view name);
+
+// Option helpers: parse a scenario option or throw ScenarioError at its place.
+bool option_bool(const Options& o, const std::string& key, bool def);
+std::uint64_t option_uint(const Options& o, const std::string& key, std::uint64_t def,
+                          std::uint64_t min, std::uint64_t max);
+std::string option_string(const Options& o, const std::string& key, const std::string& def);
+// Rejects keys not in `known`.
+void option_reject_unknown(const Options& o, std::initializer_list<const char*> known);
+
+}  // namespace ipct

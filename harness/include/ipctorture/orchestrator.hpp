@@ -1,0 +1,70 @@
+// The orchestrator: runs one scenario end to end.
+//
+//   make the run directory (owned: an flock on <dir>/.owner is held for the
+//   whole run, which is how `clean` tells a live run from a dead one)
+//   -> plan -> create every channel -> spawn one worker per planned process
+//   (this binary, hidden `worker` subcommand, Boost.Process v2) in one new
+//   process group -> start barrier -> wait, with a watchdog and SIGINT/SIGTERM
+//   handling -> record every worker's end in the orchestrator log -> check
+//   -> clean up channels; remove the run directory after a pass unless kept.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ipctorture/checker.hpp"
+#include "ipctorture/plan.hpp"
+#include "ipctorture/scenario.hpp"
+
+namespace ipct {
+
+struct RunOptions {
+    std::optional<std::uint64_t> seed;     // replaces the scenario's seed
+    std::optional<double> timeout_s;       // replaces the scenario's timeout
+    bool keep = false;                     // keep the run directory after a pass
+    std::string run_root;                  // empty = default_run_root()
+    std::string worker_exe;                // empty = this executable
+};
+
+struct WorkerEnd {
+    int pid = 0;
+    int status = -1;          // raw wait status; -1 = never reaped
+    bool killed_by_harness = false;
+};
+
+struct RunOutcome {
+    Plan plan;
+    CheckResult result;
+    std::vector<WorkerEnd> workers;
+    bool interrupted = false;
+    int interrupt_signal = 0;
+    bool barrier_failed = false;  // a worker ended before every worker was ready
+    double wall_s = 0;            // spawn to last worker reaped
+    double active_s = 0;          // start barrier to last worker reaped
+    double check_s = 0;
+    std::string run_dir;
+    bool kept = false;
+};
+
+// $IPCTORTURE_RUN_ROOT, else ${TMPDIR:-/tmp}/ipctorture.
+std::string default_run_root();
+
+// Throws EnvironmentError / HarnessError; findings are in the outcome.
+RunOutcome run_scenario(const Scenario& s, const RunOptions& o);
+
+// Re-judges a kept run directory from its plan and logs.
+RunOutcome check_run_dir(const std::string& dir);
+
+struct CleanReport {
+    std::vector<std::string> removed_dirs;
+    std::vector<std::string> skipped_live;  // owned by a running harness
+    int killed_processes = 0;
+};
+// Removes every run directory under root that no live harness owns: kills
+// leftover workers, runs each channel's cleanup from plan.json, removes the
+// directory.
+CleanReport clean_runs(const std::string& root);
+
+}  // namespace ipct

@@ -1,0 +1,80 @@
+// The plan: a scenario expanded into concrete processes with their seeds and
+// ids.  The orchestrator writes it to <run dir>/plan.json; workers and
+// `ipctorture check` read it back, so it holds everything they need.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ipctorture/scenario.hpp"
+
+namespace ipct {
+
+inline constexpr int kPlanVersion = 1;
+inline constexpr std::uint32_t kNoChannel = 0xffff;
+
+struct PlannedChannel {
+    std::uint32_t index = 0;
+    std::string name;
+    std::string backend;
+    Options options;
+    std::vector<Check> checks;    // the rules the checker applies to this channel
+    std::uint32_t max_message = 0;
+    bool boundaries = false;      // the backend keeps message boundaries
+    nlohmann::json state;         // what backend create() returned (paths, fds)
+    bool operator==(const PlannedChannel&) const = default;
+};
+
+struct PlannedProcess {
+    std::uint32_t index = 0;      // position in the plan, also the event log's id
+    std::string name;             // "producer0", "relay1", ...
+    Role role = Role::kProducer;
+    std::uint32_t in_channel = kNoChannel;   // consumer, relay
+    std::uint32_t out_channel = kNoChannel;  // producer, relay
+    std::uint32_t origin = 0;     // producers: the origin id carried in messages
+    std::uint64_t seed = 0;       // per-process seed derived from the run seed
+    Workload workload;
+    bool operator==(const PlannedProcess&) const = default;
+};
+
+struct Plan {
+    int version = kPlanVersion;
+    std::string scenario_name;
+    std::string scenario_file;
+    std::string scenario_text;
+    std::uint64_t seed = 0;
+    double timeout_s = 60;
+    std::string run_id;
+    std::string run_dir;
+    std::vector<PlannedChannel> channels;
+    std::vector<PlannedProcess> processes;
+    bool operator==(const Plan&) const = default;
+};
+
+// Expands a scenario (validated again here; throws ScenarioError).  `seed` is
+// the run seed: the scenario's, or the command line's override.  Backend
+// contracts decide each channel's default checks; channel state stays null
+// until the orchestrator fills it in from create().
+Plan make_plan(const Scenario& s, std::uint64_t seed, const std::string& run_id,
+               const std::string& run_dir);
+
+// A well-mixed per-stream seed; distinct streams of one run seed never
+// collide.  Process i of a plan gets derive_seed(plan seed, i + 1).
+std::uint64_t derive_seed(std::uint64_t run_seed, std::uint64_t stream);
+
+struct Contract;  // backend.hpp
+// The checker rules a backend contract implies, in the order lost,
+// duplicated, corrupted, fifo.  make_plan uses them when the scenario names
+// no checks.
+std::vector<Check> default_checks(const Contract& c);
+
+nlohmann::json plan_to_json(const Plan& p);
+Plan plan_from_json(const nlohmann::json& j);  // throws HarnessError on a bad plan
+
+std::string event_log_path(const std::string& run_dir, std::uint32_t process);
+std::string orchestrator_log_path(const std::string& run_dir);
+
+}  // namespace ipct

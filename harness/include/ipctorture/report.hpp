@@ -1,0 +1,44 @@
+// Reports: the console verdict table and the versioned JSON report.
+#pragma once
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ipctorture/orchestrator.hpp"
+
+namespace ipct {
+
+inline constexpr int kReportVersion = 1;
+
+enum class ScenarioVerdict { kPass, kFail, kError, kInterrupted };
+const char* verdict_label(ScenarioVerdict v);
+
+struct ScenarioReport {
+    std::string file;
+    std::string name;
+    std::uint64_t seed = 0;
+    bool ran = false;          // false: the harness failed before it had an outcome
+    RunOutcome outcome;
+    std::string error;         // harness or environment error text
+    std::string reproduce;     // the command that re-runs exactly this
+    ScenarioVerdict verdict() const;
+};
+
+void print_table(std::ostream& os, const std::vector<ScenarioReport>& reps);
+// The findings of failed scenarios, a few per kind, each with its evidence
+// summary and reproduction command.
+void print_findings(std::ostream& os, const std::vector<ScenarioReport>& reps,
+                    std::size_t per_kind = 5);
+
+nlohmann::json report_json(const std::vector<ScenarioReport>& reps, const std::string& command);
+nlohmann::json finding_json(const Finding& f, const Plan& plan);
+
+// 0 pass, 1 findings, 3 error, 128+signal interrupted.
+int exit_status(const std::vector<ScenarioReport>& reps);
+
+std::string shell_quote(const std::string& s);
+
+}  // namespace ipct

@@ -1,0 +1,124 @@
+// The scenario model: what a scenario file says, after loading and
+// validation.  Every node keeps where it came from so that later checks
+// (backend options, sizes against a backend's maximum) can still name
+// file:line:column.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ipct {
+
+struct SourceLoc {
+    std::string file;
+    int line = 0;    // 1-based; 0 = unknown
+    int column = 0;  // 1-based
+    bool operator==(const SourceLoc&) const = default;
+};
+
+// A backend option as written: the scalar text and where it stands.
+// Backends parse it with the helpers in options.hpp.
+struct OptionValue {
+    std::string text;
+    SourceLoc loc;
+    bool operator==(const OptionValue&) const = default;
+};
+using Options = std::map<std::string, OptionValue>;
+
+struct SizeDist {
+    enum class Kind { kFixed, kUniform, kChoice };
+    Kind kind = Kind::kFixed;
+    std::uint32_t min = 64;  // kFixed: min == max; kChoice: the extremes of choices
+    std::uint32_t max = 64;
+    std::vector<std::uint32_t> choices;  // kChoice
+    std::vector<double> weights;         // kChoice, same length, > 0
+    SourceLoc loc;
+    std::uint32_t largest() const;
+    std::uint32_t smallest() const;
+    bool operator==(const SizeDist&) const = default;
+};
+
+struct Workload {
+    std::uint64_t messages = 0;   // producers: how many to send (0 with duration)
+    double duration_s = 0;        // producers: send for this long instead
+    SizeDist size;
+    double rate = 0;              // messages per second; 0 = as fast as possible
+    double start_delay_s = 0;     // wait this long after the start barrier
+    SourceLoc loc;
+    bool operator==(const Workload&) const = default;
+};
+
+enum class Role { kProducer, kConsumer, kRelay };
+const char* role_name(Role r);
+std::optional<Role> parse_role(const std::string& s);  // "producer" -> kProducer
+
+struct ChannelSpec {
+    std::string name;
+    std::string backend;
+    Options options;
+    SourceLoc loc;
+    bool operator==(const ChannelSpec&) const = default;
+};
+
+struct ProcessSpec {
+    Role role = Role::kProducer;
+    std::string name;     // optional; default "<role><k>"
+    int count = 1;
+    std::string channel;  // producer / consumer
+    std::string input;    // relay
+    std::string output;   // relay
+    Workload workload;
+    SourceLoc loc;
+    bool operator==(const ProcessSpec&) const = default;
+};
+
+// The checker rules a scenario may ask for.  Default: the backend contract's.
+enum class Check { kLost, kDuplicated, kCorrupted, kFifo };
+const char* check_name(Check c);
+std::optional<Check> parse_check(const std::string& s);
+
+struct Scenario {
+    std::string file;  // path it was loaded from
+    std::string name;
+    std::string description;
+    std::uint64_t seed = 1;
+    double timeout_s = 60;
+    std::vector<ChannelSpec> channels;
+    std::vector<ProcessSpec> processes;
+    std::vector<Check> checks;  // empty = each channel's contract
+    SourceLoc checks_loc;
+    std::string text;  // the file's bytes, kept for reports and replay
+    bool operator==(const Scenario&) const = default;
+};
+
+// Loads and validates a scenario file.  Throws ScenarioError naming
+// file:line:column and what was expected.
+Scenario load_scenario(const std::string& path);
+Scenario load_scenario_text(const std::string& text, const std::string& name_for_errors);
+
+// Scenario files under a path: the file itself, or every *.yaml / *.yml
+// below a directory, sorted.
+std::vector<std::string> scenario_files(const std::string& path);
+
+// Parses "250ms", "2s", "1.5m", "100us", "3h" (also "ns", "h") or a plain
+// number of seconds.  nullopt for anything else, a negative or a non-finite
+// value.
+std::optional<double> parse_duration(const std::string& s);
+
+// Checks a scenario model as a whole: references, topology (every channel
+// read and written, no relay cycle), sizes against each backend's contract,
+// backend options, process names.  load_scenario() calls it; call it again
+// after editing a Scenario (the shrinker does).  Throws ScenarioError at the
+// element's SourceLoc.
+void validate_scenario(const Scenario& s);
+
+// The name of every expanded process, in plan order (what make_plan uses).
+// Unnamed processes get "<role><k>" numbered per role across the scenario; a
+// named one with count > 1 gets "<name>0".."<name><count-1>".  Throws
+// ScenarioError at the process whose name is already taken.
+std::vector<std::string> process_names(const Scenario& s);
+
+}  // namespace ipct

@@ -1,0 +1,369 @@
+// check_history: the orchestrator's log (hangs, crashes, interruption), the
+// merge over the process logs (checker_merge.cpp), then the verdicts that
+// need the whole run: lost or indeterminate messages, relays that never
+// forwarded, and the findings in their final order.
+#include "ipctorture/checker.hpp"
+
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cstring>
+#include <numeric>
+#include <string>
+#include <tuple>
+
+#include "checker_detail.hpp"
+
+namespace ipct {
+
+const char* finding_kind_name(FindingKind k) {
+    switch (k) {
+        case FindingKind::kLost:
+            return "lost";
+        case FindingKind::kDuplicated:
+            return "duplicated";
+        case FindingKind::kCorrupted:
+            return "corrupted";
+        case FindingKind::kUnexpected:
+            return "unexpected";
+        case FindingKind::kFifo:
+            return "fifo";
+        case FindingKind::kHang:
+            return "hang";
+        case FindingKind::kCrash:
+            return "crash";
+    }
+    return "unknown";
+}
+
+bool CheckResult::pass() const {
+    return total_findings() == 0;
+}
+
+std::uint64_t CheckResult::total_findings() const {
+    return std::accumulate(std::begin(counts), std::end(counts), std::uint64_t{0});
+}
+
+namespace check_detail {
+namespace {
+
+std::string describe(const Record& r) {
+    return std::string(op_name(r.op)) + " channel " + std::to_string(r.channel) + " origin " +
+           std::to_string(r.origin) + " seq " + std::to_string(r.seq) + " " + status_name(r.status);
+}
+
+std::string how_it_ended(int status) {
+    if (WIFSIGNALED(status)) {
+        const int sig = WTERMSIG(status);
+        const char* abbrev = sigabbrev_np(sig);
+        std::string s = abbrev != nullptr ? std::string("killed by signal SIG") + abbrev
+                                          : "killed by signal " + std::to_string(sig);
+        return WCOREDUMP(status) ? s + " (core dumped)" : s;
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+        return "exited with status " + std::to_string(WEXITSTATUS(status));
+    }
+    return {};
+}
+
+}  // namespace
+
+Checker::Checker(const HistoryView& h, const CheckOptions& opt) : h_(h), opt_(opt) {
+    const Plan* plan = h.plan;
+    nchannels_ = plan != nullptr ? plan->channels.size() : 0;
+    const std::size_t planned = plan != nullptr ? plan->processes.size() : 0;
+    procs_.resize(std::max(h.logs.size(), planned));
+    chans_.resize(nchannels_);
+    res_.channels.resize(nchannels_);
+    for (std::size_t c = 0; c < nchannels_; ++c) {
+        for (Check k : plan->channels[c].checks) {
+            const auto i = static_cast<std::size_t>(k);
+            if (i < chans_[c].checks.size()) chans_[c].checks[i] = true;
+        }
+    }
+    for (std::size_t p = 0; p < planned; ++p) {
+        const PlannedProcess& pp = plan->processes[p];
+        ProcState& ps = procs_[p];
+        ps.name = pp.name;
+        ps.in_channel = pp.in_channel;
+        ps.out_channel = pp.out_channel;
+        if (pp.role == Role::kRelay) {
+            ps.relay = static_cast<std::uint32_t>(relays_.size());
+            relays_.emplace_back(&tally_);
+        }
+        if (pp.in_channel < nchannels_) {
+            chans_[pp.in_channel].consumers.push_back(static_cast<std::uint32_t>(p));
+        }
+    }
+    pos_.assign(h.logs.size(), 0);
+}
+
+CheckResult Checker::run() {
+    read_orchestrator();
+    merge();
+    std::vector<LostCandidate> lost;
+    judge_streams(lost);
+    judge_relays(lost);
+    report_lost(lost);
+    res_.records = h_.orchestrator.size();
+    for (const auto& log : h_.logs) res_.records += log.size();
+    std::stable_sort(res_.findings.begin(), res_.findings.end(),
+                     [](const Finding& a, const Finding& b) {
+                         return std::tie(a.kind, a.channel, a.origin, a.seq) <
+                                std::tie(b.kind, b.channel, b.origin, b.seq);
+                     });
+    tally_.note();
+    if (opt_.memory != nullptr) *opt_.memory = tally_.peak;
+    return std::move(res_);
+}
+
+void Checker::read_orchestrator() {
+    for (std::uint64_t i = 0; i < h_.orchestrator.size(); ++i) {
+        const Record& r = h_.orchestrator[i];
+        switch (r.op) {
+            case Op::kWorkerStatus:
+                on_worker_status(i, r);
+                break;
+            case Op::kHang:
+                on_hang(i, r);
+                break;
+            case Op::kInterrupted:
+                res_.interrupted = true;
+                break;
+            default:
+                break;
+        }
+    }
+}
+
+// extra != 0: the harness killed the worker itself (watchdog, interrupt,
+// teardown), so its end says nothing about the worker.
+void Checker::on_worker_status(std::uint64_t, const Record& r) {
+    const int status = static_cast<int>(r.aux);
+    if (r.seq < procs_.size()) procs_[r.seq].killed |= r.extra != 0 || WIFSIGNALED(status);
+    if (r.extra != 0) return;
+    const std::string how = how_it_ended(status);
+    if (how.empty() || !keep(FindingKind::kCrash)) return;
+    Finding& f =
+        add(FindingKind::kCrash, kNoChannel, 0, 0, "worker " + proc_name(r.seq) + " " + how);
+    f.evidence.push_back(Evidence{kNoProc, r});
+    evidence_last(f, r.seq);
+}
+
+void Checker::on_hang(std::uint64_t, const Record& r) {
+    if (r.seq < procs_.size()) procs_[r.seq].hung = true;
+    if (!keep(FindingKind::kHang)) return;
+    const bool has_log = r.seq < h_.logs.size() && !h_.logs[r.seq].empty();
+    const std::string last =
+        has_log ? "its last record: " + describe(h_.logs[r.seq].back()) : "it logged nothing";
+    Finding& f = add(FindingKind::kHang, kNoChannel, 0, 0,
+                     "worker " + proc_name(r.seq) + " hung (stopped by the watchdog); " + last);
+    f.evidence.push_back(Evidence{kNoProc, r});
+    evidence_last(f, r.seq);
+}
+
+// A channel is drained when it has consumers and each of them logged
+// kDrained for it with no receive cut short.  On a byte stream that carried
+// damaged bytes (garbage or corrupt frames) a message that never arrived
+// whole may lie inside them (its header split by an interleaved write), so
+// nothing missing there is provably lost: it is indeterminate.
+void Checker::judge_streams(std::vector<LostCandidate>& lost) {
+    std::vector<bool> drained(nchannels_, false);
+    for (std::size_t c = 0; c < nchannels_; ++c) {
+        const std::vector<std::uint32_t>& cons = chans_[c].consumers;
+        drained[c] = !cons.empty() && std::all_of(cons.begin(), cons.end(), [&](std::uint32_t p) {
+            return procs_[p].drained && !procs_[p].recv_cut_short;
+        });
+        const ChannelStats& st = res_.channels[c];
+        const bool stream = h_.plan != nullptr && !h_.plan->channels[c].boundaries;
+        if (stream && (st.garbage_bytes > 0 || st.corrupted > 0)) drained[c] = false;
+    }
+    std::vector<std::size_t> order(streams_.size());
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+        return std::tie(streams_[a].channel, streams_[a].origin) <
+               std::tie(streams_[b].channel, streams_[b].origin);
+    });
+    for (std::size_t i : order) judge_stream(streams_[i], drained[streams_[i].channel], lost);
+}
+
+// Each send beyond the receives is missing.  Only ok sends can be provably
+// lost (a pending or failed one may never have left), and only once every
+// consumer drained the channel; the rest is indeterminate.
+void Checker::judge_stream(const Stream& s, bool drained, std::vector<LostCandidate>& lost) {
+    std::vector<std::pair<std::uint64_t, Slot>> open;
+    s.window.for_each([&](std::uint64_t seq, const Slot& sl) {
+        if (std::uint64_t{sl.intact} + sl.corrupt < sl.sends()) open.emplace_back(seq, sl);
+    });
+    std::sort(open.begin(), open.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    ChannelStats& st = res_.channels[s.channel];
+    const bool check = has(s.channel, Check::kLost);
+    std::size_t listed = 0;
+    for (const auto& [seq, sl] : open) {
+        const std::uint64_t got = std::uint64_t{sl.intact} + sl.corrupt;
+        const std::uint64_t missing = drained && sl.sends_ok > got ? sl.sends_ok - got : 0;
+        const std::uint64_t unknown = sl.sends() - got - missing;
+        st.lost += missing;
+        st.indeterminate += unknown;
+        res_.indeterminate += unknown;
+        if (missing == 0 || !check) continue;
+        ++res_.counts[static_cast<int>(FindingKind::kLost)];
+        if (listed++ < opt_.max_findings_per_kind) {
+            lost.push_back(
+                LostCandidate{s.channel, s.origin, seq, {sl.send_proc, sl.send_rec}, false});
+        }
+    }
+}
+
+// A relay that ended cleanly (exit code 0, not killed, not hung) and still
+// holds a receive without its forward dropped that message.
+void Checker::judge_relays(std::vector<LostCandidate>& lost) {
+    for (std::uint32_t p = 0; p < procs_.size(); ++p) {
+        const ProcState& ps = procs_[p];
+        if (ps.relay == kNoProc) continue;
+        const bool clean = ps.exit_seen && ps.exit_zero && !ps.killed && !ps.hung;
+        const std::uint32_t c = ps.out_channel;
+        const bool known = c < nchannels_;
+        std::size_t listed = 0;
+        for (const RelayPending::Item& item : relays_[ps.relay].pending()) {
+            if (!clean || !known) {
+                ++res_.indeterminate;
+                if (known) ++res_.channels[c].indeterminate;
+                continue;
+            }
+            ++res_.channels[c].lost;
+            if (!has(c, Check::kLost)) continue;
+            ++res_.counts[static_cast<int>(FindingKind::kLost)];
+            if (listed++ < opt_.max_findings_per_kind) {
+                lost.push_back(LostCandidate{c, item.origin, item.seq, {p, item.rec}, true});
+            }
+        }
+    }
+}
+
+void Checker::report_lost(std::vector<LostCandidate>& lost) {
+    std::sort(lost.begin(), lost.end(), [](const LostCandidate& a, const LostCandidate& b) {
+        return std::tie(a.channel, a.origin, a.seq, a.relay, a.evidence.proc, a.evidence.index) <
+               std::tie(b.channel, b.origin, b.seq, b.relay, b.evidence.proc, b.evidence.index);
+    });
+    if (lost.size() > opt_.max_findings_per_kind) lost.resize(opt_.max_findings_per_kind);
+    for (const LostCandidate& l : lost) {
+        const std::string id =
+            "origin " + std::to_string(l.origin) + " seq " + std::to_string(l.seq);
+        std::string summary =
+            l.relay ? chan_name(l.channel) + ": relay " + proc_name(l.evidence.proc) +
+                          " received " + id + " but never forwarded it, and exited cleanly"
+                    : chan_name(l.channel) + ": " + id +
+                          " sent ok, never received, though every consumer drained the channel";
+        Finding& f = add(FindingKind::kLost, l.channel, l.origin, l.seq, std::move(summary));
+        evidence(f, l.evidence);
+    }
+}
+
+void Checker::report_duplicate(const Record& r, RecRef ref, const Slot* slot) {
+    const std::uint32_t c = r.channel;
+    ++res_.channels[c].duplicated;
+    if (!has(c, Check::kDuplicated) || !keep(FindingKind::kDuplicated)) return;
+    const std::string id = "origin " + std::to_string(r.origin) + " seq " + std::to_string(r.seq);
+    const std::string how = slot != nullptr ? "received intact " + std::to_string(slot->intact) +
+                                                  " times, sent " + std::to_string(slot->sends())
+                                            : "received again after each of its sends was received";
+    Finding& f =
+        add(FindingKind::kDuplicated, c, r.origin, r.seq, chan_name(c) + ": " + id + " " + how);
+    if (slot != nullptr) {
+        evidence(f, RecRef{slot->send_proc, slot->send_rec});
+        evidence(f, RecRef{slot->recv_proc, slot->recv_rec});
+    }
+    evidence(f, ref);
+}
+
+void Checker::report_unexpected(const Record& r, RecRef ref) {
+    const std::uint32_t c = r.channel;
+    ++res_.channels[c].unexpected;
+    if (!has(c, Check::kCorrupted) || !keep(FindingKind::kUnexpected)) return;
+    Finding& f = add(FindingKind::kUnexpected, c, r.origin, r.seq,
+                     chan_name(c) + ": origin " + std::to_string(r.origin) + " seq " +
+                         std::to_string(r.seq) + " received intact but never sent on it");
+    evidence(f, ref);
+}
+
+// a was sent before b by the same sender; b's receive ended before a's began.
+void Checker::report_fifo(const Record& r, RecRef ref, const Slot& a, const FifoTracker& f,
+                          const FifoTracker::Latest& b) {
+    const std::uint32_t c = f.channel();
+    if (!has(c, Check::kFifo) || !keep(FindingKind::kFifo)) return;
+    const Record* b_send = record(RecRef{f.sender(), b.send_rec});
+    const std::string b_id = b_send != nullptr ? "origin " + std::to_string(b_send->origin) +
+                                                     " seq " + std::to_string(b_send->seq)
+                                               : "a later message";
+    Finding& fd = add(FindingKind::kFifo, c, r.origin, r.seq,
+                      chan_name(c) + ": " + proc_name(f.sender()) + " sent origin " +
+                          std::to_string(r.origin) + " seq " + std::to_string(r.seq) + " before " +
+                          b_id + ", but the latter's receive ended before the former's began");
+    evidence(fd, RecRef{a.send_proc, a.send_rec});
+    evidence(fd, RecRef{f.sender(), b.send_rec});
+    evidence(fd, ref);
+    evidence(fd, b.recv);
+}
+
+bool Checker::has(std::uint32_t channel, Check c) const {
+    return channel < nchannels_ && chans_[channel].checks[static_cast<std::size_t>(c)];
+}
+
+// Counts a finding of kind k; true while the cap still lets it be listed.
+bool Checker::keep(FindingKind k) {
+    const auto i = static_cast<std::size_t>(k);
+    ++res_.counts[i];
+    if (kept_[i] >= opt_.max_findings_per_kind) return false;
+    ++kept_[i];
+    return true;
+}
+
+Finding& Checker::add(FindingKind k, std::uint32_t channel, std::uint32_t origin, std::uint64_t seq,
+                      std::string summary) {
+    Finding f;
+    f.kind = k;
+    f.channel = channel;
+    f.origin = origin;
+    f.seq = seq;
+    f.summary = std::move(summary);
+    res_.findings.push_back(std::move(f));
+    return res_.findings.back();
+}
+
+const Record* Checker::record(RecRef r) const {
+    if (r.proc >= h_.logs.size() || r.index >= h_.logs[r.proc].size()) return nullptr;
+    return &h_.logs[r.proc][r.index];
+}
+
+void Checker::evidence(Finding& f, RecRef r) const {
+    if (const Record* rec = record(r)) f.evidence.push_back(Evidence{r.proc, *rec});
+}
+
+void Checker::evidence_last(Finding& f, std::uint64_t p) const {
+    if (p < h_.logs.size() && !h_.logs[p].empty()) {
+        f.evidence.push_back(Evidence{static_cast<std::uint32_t>(p), h_.logs[p].back()});
+    }
+}
+
+std::string Checker::proc_name(std::uint64_t p) const {
+    if (p < procs_.size() && !procs_[p].name.empty()) return procs_[p].name;
+    return "process " + std::to_string(p);
+}
+
+std::string Checker::chan_name(std::uint32_t c) const {
+    if (c < nchannels_ && !h_.plan->channels[c].name.empty()) {
+        return "channel " + h_.plan->channels[c].name;
+    }
+    return "channel " + std::to_string(c);
+}
+
+}  // namespace check_detail
+
+CheckResult check_history(const HistoryView& h, const CheckOptions& opt) {
+    check_detail::Checker checker(h, opt);
+    return checker.run();
+}
+
+}  // namespace ipct

@@ -1,0 +1,329 @@
+// Internals of the history checker (checker*.cpp), not a public interface.
+//
+// Memory model: the checker never keeps a record per message sent.  It keeps
+//  - per (channel, origin) an IdWindow: a ring of slots for the seqs in flight
+//    (sent, not yet received as often as sent) plus side maps for stragglers
+//    (evicted from the ring, the lost/indeterminate candidates) and outliers
+//    (seqs far ahead of the ring, only seen in damaged histories);
+//  - per (channel, sender) a FifoTracker: receives in merge order, folded
+//    into one aggregate once no future receive can start before them;
+//  - per relay a RelayPending: receives not yet forwarded.
+// Records are referred to by (process, index in its log), never copied.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "ipctorture/checker.hpp"
+
+namespace ipct::check_detail {
+
+inline constexpr std::uint32_t kNoProc = 0xffffffff;
+
+struct RecRef {
+    std::uint32_t proc = kNoProc;
+    std::uint64_t index = 0;
+};
+
+// Live sizes of the bounded structures, with their peaks.
+struct MemoryTally {
+    std::uint64_t window_slots = 0;
+    std::uint64_t side_entries = 0;
+    std::uint64_t fifo_entries = 0;
+    std::uint64_t relay_pending = 0;
+    CheckMemoryStats peak;
+    void note();
+};
+
+// What is known of one message id (channel, origin, seq).
+struct Slot {
+    std::uint64_t send_rec = 0;  // representative send: the first ok one, else the first
+    std::uint64_t recv_rec = 0;  // first receive, intact or corrupt
+    std::uint32_t send_proc = kNoProc;
+    std::uint32_t recv_proc = kNoProc;
+    std::uint32_t fifo = kNoProc;  // FifoTracker of (channel, send_proc)
+    std::uint32_t sends_ok = 0;
+    std::uint32_t sends_unknown = 0;  // pending or failed: may or may not have been sent
+    std::uint32_t intact = 0;
+    std::uint32_t corrupt = 0;
+
+    std::uint64_t sends() const { return std::uint64_t{sends_ok} + sends_unknown; }
+    bool used() const { return sends() != 0; }
+    // Every send is accounted for by an intact receive: one more intact
+    // receive is a duplicate, so the slot may be forgotten.
+    bool settled() const { return used() && intact >= sends(); }
+};
+
+// The slots of one (channel, origin).  Contract, for any seq:
+//   seq in [base, base + ring size)   -> the ring (an unused slot: never sent);
+//   seq <  base -> `behind_` (unsettled stragglers), else a hole (passed over
+//                  while never sent), else it was settled and forgotten;
+//   seq >= base + ring size -> `ahead_` (outliers), else never sent.
+// The ring only grows while at least half of it is unsettled, up to
+// kMaxRing; a seq just past the ring slides it (evicting the oldest), one far
+// away goes to `ahead_`.  So a wild seq (2^60) never resizes anything and each
+// operation costs O(kMaxSlide) at worst.
+class IdWindow {
+  public:
+    explicit IdWindow(MemoryTally* tally) : tally_(tally) {}
+
+    // Counts a send of seq; returns its slot for the caller to fill its
+    // references.  The reference is valid until the next call on the window.
+    Slot& add_send(std::uint64_t seq, bool ok);
+    // Counts a receive; copies the updated slot to *out.  False (and nothing
+    // counted) when seq is not tracked.
+    bool add_receive(std::uint64_t seq, bool intact, RecRef ref, Slot* out);
+    // For a seq add_receive did not find: was it sent, settled, forgotten?
+    bool forgotten_settled(std::uint64_t seq) const;
+    // Calls f(seq, slot) for every tracked slot, in no particular order.
+    template <class F>
+    void for_each(F&& f) const;
+
+    static constexpr std::uint64_t kInitialRing = 16;
+    static constexpr std::uint64_t kMaxRing = 1u << 16;
+    static constexpr std::uint64_t kMaxSlide = 64;
+
+  private:
+    bool in_ring(std::uint64_t seq) const { return seq >= base_ && seq - base_ < ring_.size(); }
+    Slot& at(std::uint64_t seq) { return ring_[seq & (ring_.size() - 1)]; }
+    bool make_room(std::uint64_t seq);
+    bool add_receive_side(std::uint64_t seq, bool intact, RecRef ref, Slot* out);
+    void start(std::uint64_t seq);
+    void grow();
+    void slide_to(std::uint64_t new_base);
+    void advance();
+    void pull_ahead(std::uint64_t lo, std::uint64_t hi);
+    void add_hole(std::uint64_t seq);
+    void remove_hole(std::uint64_t seq);
+    bool in_hole(std::uint64_t seq) const;
+    Slot& side_slot(std::uint64_t seq);
+    static void count(Slot& s, bool intact, RecRef ref);
+
+    MemoryTally* tally_;
+    std::vector<Slot> ring_;  // power-of-two size; seq maps to seq & (size - 1)
+    std::uint64_t base_ = 0;
+    std::uint64_t unsettled_ = 0;  // used, unsettled ring slots
+    std::unordered_map<std::uint64_t, Slot> behind_;
+    std::map<std::uint64_t, Slot> ahead_;
+    std::map<std::uint64_t, std::uint64_t> holes_;  // [start, end)
+};
+
+inline Slot& IdWindow::add_send(std::uint64_t seq, bool ok) {
+    if (!in_ring(seq) && !make_room(seq)) {
+        Slot& side = side_slot(seq);
+        ++(ok ? side.sends_ok : side.sends_unknown);
+        return side;
+    }
+    Slot& s = at(seq);
+    const bool was_unsettled = s.used() && !s.settled();
+    ++(ok ? s.sends_ok : s.sends_unknown);
+    if (!was_unsettled && !s.settled()) ++unsettled_;
+    return s;
+}
+
+inline void IdWindow::count(Slot& s, bool intact, RecRef ref) {
+    ++(intact ? s.intact : s.corrupt);
+    if (s.recv_proc == kNoProc) {
+        s.recv_proc = ref.proc;
+        s.recv_rec = ref.index;
+    }
+}
+
+inline bool IdWindow::add_receive(std::uint64_t seq, bool intact, RecRef ref, Slot* out) {
+    if (!in_ring(seq)) return add_receive_side(seq, intact, ref, out);
+    Slot& s = at(seq);
+    if (!s.used()) return false;
+    const bool was_settled = s.settled();
+    count(s, intact, ref);
+    *out = s;
+    if (!was_settled && s.settled()) {
+        --unsettled_;
+        if (seq == base_) advance();
+    }
+    return true;
+}
+
+template <class F>
+void IdWindow::for_each(F&& f) const {
+    for (std::uint64_t i = 0; i < ring_.size(); ++i) {
+        const std::uint64_t seq = base_ + i;
+        const Slot& s = ring_[seq & (ring_.size() - 1)];
+        if (s.used()) f(seq, s);
+    }
+    for (const auto& [seq, s] : behind_) f(seq, s);
+    for (const auto& [seq, s] : ahead_) f(seq, s);
+}
+
+// Receives of one sender's messages on one channel, to answer: "among the
+// receives that ended before t, which one carries the latest-sent message?"
+// Entries are appended in merge order, so their keys (receive end times,
+// clamped monotone) are sorted and a query is a binary search.  fold(h)
+// merges entries with key < h into one aggregate: valid once no receive still
+// to come can start before h.
+class FifoTracker {
+  public:
+    FifoTracker(std::uint32_t channel, std::uint32_t sender, MemoryTally* tally)
+        : channel_(channel), sender_(sender), tally_(tally) {}
+
+    struct Latest {
+        std::uint64_t send_rec = 0;  // in the sender's log; later sends have larger indices
+        RecRef recv;
+    };
+    // False when no receive ended before t, or when t lies below what was
+    // already folded (then the answer cannot be proven; only a damaged
+    // history gets there).
+    bool latest_before(std::uint64_t t, Latest* out) const;
+    void add(std::uint64_t key, std::uint64_t send_rec, RecRef recv);
+    void fold(std::uint64_t horizon);
+
+    std::uint32_t channel() const { return channel_; }
+    std::uint32_t sender() const { return sender_; }
+    std::uint64_t live() const { return entries_.size() - head_; }
+
+  private:
+    struct Entry {
+        std::uint64_t key = 0;
+        Latest best;  // latest-sent among this entry and all before it
+    };
+    std::uint32_t channel_;
+    std::uint32_t sender_;
+    MemoryTally* tally_;
+    std::vector<Entry> entries_;
+    std::size_t head_ = 0;
+    bool folded_ = false;
+    Entry floor_;  // the last folded entry: its key is the largest folded
+};
+
+// A relay's receives still waiting for the matching forward (a send of the
+// same origin and seq on its output).  Forwards normally follow receives
+// closely, so the recent ones sit in a short scan list; older ones (the
+// never-forwarded candidates) move to a map.
+class RelayPending {
+  public:
+    explicit RelayPending(MemoryTally* tally) : tally_(tally) {}
+
+    void received(std::uint32_t origin, std::uint64_t seq, std::uint64_t rec);
+    void forwarded(std::uint32_t origin, std::uint64_t seq);
+    struct Item {
+        std::uint64_t seq = 0;
+        std::uint64_t rec = 0;
+        std::uint32_t origin = 0;
+        bool done = false;
+    };
+    std::vector<Item> pending() const;  // sorted by (origin, seq, rec)
+
+    static constexpr std::size_t kRecent = 64;
+
+  private:
+    void trim();
+    MemoryTally* tally_;
+    std::vector<Item> recent_;
+    std::size_t head_ = 0;
+    std::multimap<std::pair<std::uint32_t, std::uint64_t>, std::uint64_t> old_;
+};
+
+// What the checker knows of a process: its plan entry and what its own log
+// and the orchestrator's said about how it ended.
+struct ProcState {
+    std::string name;
+    std::uint32_t in_channel = kNoChannel;
+    std::uint32_t out_channel = kNoChannel;
+    std::uint32_t relay = kNoProc;  // index into Checker::relays_, relays only
+    bool drained = false;           // logged kDrained on its input
+    bool recv_cut_short = false;    // a receive on its input still pending
+    bool exit_seen = false;
+    bool exit_zero = false;
+    bool killed = false;  // by the harness or by a signal
+    bool hung = false;
+    std::uint32_t fifo_channel = kNoChannel;  // cache of Checker::fifo_for
+    std::uint32_t fifo_index = kNoProc;
+};
+
+struct Stream {
+    std::uint32_t channel;
+    std::uint32_t origin;
+    IdWindow window;
+};
+
+struct ChannelState {
+    std::array<bool, 4> checks{};          // by Check
+    std::vector<std::uint32_t> consumers;  // processes whose in_channel is this one
+    std::vector<std::uint32_t> fifos;      // FifoTracker indices
+    std::vector<std::uint32_t> direct;     // origin -> stream index + 1, small origins
+};
+
+// A provable loss, kept light until the cap picks which to describe.
+struct LostCandidate {
+    std::uint32_t channel;
+    std::uint32_t origin;
+    std::uint64_t seq;
+    RecRef evidence;  // the send, or the relay's receive
+    bool relay;
+};
+
+// One run of check_history.  checker_merge.cpp: the merge and the per-record
+// rules; checker.cpp: the orchestrator log, the end-of-run verdicts and the
+// findings.
+class Checker {
+  public:
+    Checker(const HistoryView& h, const CheckOptions& opt);
+    CheckResult run();
+
+  private:
+    void merge();
+    void dispatch(std::uint32_t p, std::uint64_t i, const Record& r, std::uint64_t key);
+    void on_send(std::uint32_t p, std::uint64_t i, const Record& r);
+    void on_receive(std::uint32_t p, std::uint64_t i, const Record& r, std::uint64_t key);
+    void on_intact(std::uint32_t p, std::uint64_t i, const Record& r, std::uint64_t key);
+    void on_corrupt(std::uint32_t p, std::uint64_t i, const Record& r);
+    void on_garbage(std::uint32_t p, std::uint64_t i, const Record& r);
+    void check_fifo(const Record& r, std::uint64_t key, RecRef ref, const Slot& slot);
+    void fold_fifo();
+    Stream* find_stream(std::uint32_t channel, std::uint32_t origin);
+    Stream& stream_for_send(std::uint32_t channel, std::uint32_t origin);
+    std::uint32_t fifo_for(std::uint32_t p, std::uint32_t channel);
+
+    void read_orchestrator();
+    void on_worker_status(std::uint64_t i, const Record& r);
+    void on_hang(std::uint64_t i, const Record& r);
+    void judge_streams(std::vector<LostCandidate>& lost);
+    void judge_stream(const Stream& s, bool drained, std::vector<LostCandidate>& lost);
+    void judge_relays(std::vector<LostCandidate>& lost);
+    void report_lost(std::vector<LostCandidate>& lost);
+
+    void report_duplicate(const Record& r, RecRef ref, const Slot* slot);
+    void report_unexpected(const Record& r, RecRef ref);
+    void report_fifo(const Record& r, RecRef ref, const Slot& a, const FifoTracker& f,
+                     const FifoTracker::Latest& b);
+    bool has(std::uint32_t channel, Check c) const;
+    bool keep(FindingKind k);
+    Finding& add(FindingKind k, std::uint32_t channel, std::uint32_t origin, std::uint64_t seq,
+                 std::string summary);
+    void evidence(Finding& f, RecRef r) const;
+    void evidence_last(Finding& f, std::uint64_t p) const;
+    const Record* record(RecRef r) const;
+    std::string proc_name(std::uint64_t p) const;
+    std::string chan_name(std::uint32_t c) const;
+
+    const HistoryView& h_;
+    const CheckOptions& opt_;
+    std::size_t nchannels_ = 0;
+    CheckResult res_;
+    MemoryTally tally_;
+    std::vector<ProcState> procs_;
+    std::vector<ChannelState> chans_;
+    std::vector<Stream> streams_;
+    std::unordered_map<std::uint64_t, std::uint32_t> far_streams_;  // (channel, big origin)
+    std::vector<FifoTracker> fifos_;
+    std::unordered_map<std::uint64_t, std::uint32_t> fifo_ids_;  // (channel, sender)
+    std::vector<RelayPending> relays_;
+    std::vector<std::uint64_t> pos_;  // merge cursor per log
+    std::array<std::size_t, kFindingKinds> kept_{};
+};
+
+}  // namespace ipct::check_detail

@@ -1,0 +1,308 @@
+#include "ipctorture/orchestrator.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/process/v2/process.hpp>
+#include <spdlog/spdlog.h>
+
+#include "ipctorture/backend.hpp"
+#include "ipctorture/event_log.hpp"
+#include "run_dir.hpp"
+
+namespace ipct {
+
+namespace asio = boost::asio;
+namespace bp = boost::process::v2;
+
+namespace {
+
+// Runs in the child between fork and exec: the fds it must keep (at the same
+// numbers, close-on-exec cleared), stdout/stderr to its log file, stdin from
+// /dev/null, and the run's process group.
+struct WorkerInit {
+    std::vector<int> keep;
+    int out_fd = -1;
+    int devnull = -1;
+    pid_t pgid = 0;
+
+    bp::error_code on_setup(bp::posix::default_launcher& l, const bp::filesystem::path&,
+                            const char* const*) {
+        for (int fd : keep) l.fd_whitelist.push_back(fd);
+        return {};
+    }
+    bp::error_code on_exec_setup(bp::posix::default_launcher&, const bp::filesystem::path&,
+                                 const char* const*) {
+        for (int fd : keep) {
+            int fl = ::fcntl(fd, F_GETFD);
+            if (fl < 0 || ::fcntl(fd, F_SETFD, fl & ~FD_CLOEXEC) < 0)
+                return bp::error_code(errno, bp::system_category());
+        }
+        if (::dup2(devnull, 0) < 0 || ::dup2(out_fd, 1) < 0 || ::dup2(out_fd, 2) < 0)
+            return bp::error_code(errno, bp::system_category());
+        if (::setpgid(0, pgid) < 0) return bp::error_code(errno, bp::system_category());
+        return {};
+    }
+};
+
+std::string self_exe() {
+    std::error_code ec;
+    auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (ec) IPCT_FAIL("cannot resolve /proc/self/exe: " + ec.message());
+    return p.string();
+}
+
+ChannelSetup setup_for(const Plan& plan, const PlannedChannel& ch) {
+    return ChannelSetup{plan.run_dir, plan.run_id, ch.name, ch.index, ch.options};
+}
+
+struct Pipe {
+    int r = -1, w = -1;
+    Pipe() {
+        int fds[2];
+        if (::pipe2(fds, O_CLOEXEC) != 0) IPCT_FAIL_ERRNO("pipe2 (barrier)");
+        r = fds[0];
+        w = fds[1];
+    }
+    ~Pipe() {
+        close_r();
+        close_w();
+    }
+    void close_r() {
+        if (r >= 0) ::close(r);
+        r = -1;
+    }
+    void close_w() {
+        if (w >= 0) ::close(w);
+        w = -1;
+    }
+};
+
+// Everything one run owns while it is live.  Its destructor tears down what
+// the normal path did not: workers are killed, channels cleaned.
+class Run {
+public:
+    Run(const Scenario& s, const RunOptions& o);
+    ~Run();
+    RunOutcome execute();
+
+private:
+    void create_channels();
+    void spawn_all();
+    std::vector<int> fds_for(const PlannedProcess& p) const;
+    void start_loop();
+    void kill_running(const char* why);
+    void cleanup_channels();
+    double secs(std::uint64_t a, std::uint64_t b) const { return b > a ? double(b - a) / 1e9 : 0; }
+
+    const Scenario& scenario_;
+    RunOptions opt_;
+    RunDir dir_;
+    Plan plan_;
+    std::vector<bool> created_;
+    bool spawned_done_ = false;
+    EventLogWriter olog_;
+    asio::io_context ctx_;
+    std::vector<std::unique_ptr<bp::process>> procs_;
+    std::vector<WorkerEnd> ends_;
+    std::size_t running_ = 0;
+    Pipe ready_, go_;
+    pid_t pgid_ = 0;
+    bool interrupted_ = false;
+    int signal_ = 0;
+    bool barrier_failed_ = false;
+    std::uint64_t t_spawn_ = 0, t_go_ = 0, t_done_ = 0;
+};
+
+Run::Run(const Scenario& s, const RunOptions& o)
+    : scenario_(s), opt_(o), dir_(RunDir::create(o.run_root.empty() ? default_run_root()
+                                                                     : o.run_root,
+                                                 s.name)) {
+    plan_ = make_plan(s, o.seed.value_or(s.seed), dir_.id(), dir_.path());
+    if (o.timeout_s) plan_.timeout_s = *o.timeout_s;
+    created_.assign(plan_.channels.size(), false);
+}
+
+Run::~Run() {
+    for (auto& p : procs_)
+        if (p && p->running()) ::kill(p->id(), SIGKILL);
+    procs_.clear();  // reaps
+    if (!spawned_done_)
+        for (std::size_t c = 0; c < plan_.channels.size(); ++c)
+            if (created_[c]) find_backend(plan_.channels[c].backend)->after_spawn(plan_.channels[c].state);
+    cleanup_channels();
+}
+
+void Run::create_channels() {
+    for (auto& ch : plan_.channels) {
+        Backend* b = find_backend(ch.backend);
+        if (!b) IPCT_FAIL("unknown backend " + ch.backend);
+        ch.state = b->create(setup_for(plan_, ch));
+        created_[ch.index] = true;
+    }
+}
+
+void Run::cleanup_channels() {
+    for (std::size_t c = 0; c < plan_.channels.size(); ++c) {
+        if (!created_[c]) continue;
+        find_backend(plan_.channels[c].backend)->cleanup(setup_for(plan_, plan_.channels[c]),
+                                                         plan_.channels[c].state);
+        created_[c] = false;
+    }
+}
+
+std::vector<int> Run::fds_for(const PlannedProcess& p) const {
+    std::vector<int> fds{ready_.w, go_.r};
+    auto add = [&](std::uint32_t c, Direction d) {
+        if (c == kNoChannel) return;
+        const auto& ch = plan_.channels[c];
+        auto v = find_backend(ch.backend)->inherited_fds(ch.state, d);
+        fds.insert(fds.end(), v.begin(), v.end());
+    };
+    add(p.in_channel, Direction::kRead);
+    add(p.out_channel, Direction::kWrite);
+    std::sort(fds.begin(), fds.end());
+    fds.erase(std::unique(fds.begin(), fds.end()), fds.end());
+    return fds;
+}
+
+void Run::spawn_all() {
+    const std::string exe = opt_.worker_exe.empty() ? self_exe() : opt_.worker_exe;
+    const int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (devnull < 0) IPCT_FAIL_ERRNO("open /dev/null");
+    t_spawn_ = now_ns();
+    for (const auto& p : plan_.processes) {
+        const std::string out = dir_.path() + "/worker." + std::to_string(p.index) + ".log";
+        const int out_fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (out_fd < 0) IPCT_FAIL_ERRNO("cannot create " + out);
+        WorkerInit init{fds_for(p), out_fd, devnull, pgid_};
+        std::vector<std::string> args{"worker",        "--run-dir",  dir_.path(),
+                                      "--process",     std::to_string(p.index),
+                                      "--parent",      std::to_string(::getpid()),
+                                      "--ready-fd",    std::to_string(ready_.w),
+                                      "--go-fd",       std::to_string(go_.r)};
+        bp::error_code ec;
+        auto proc = std::make_unique<bp::process>(ctx_, exe, args, init);
+        ::close(out_fd);
+        if (pgid_ == 0) pgid_ = proc->id();
+        dir_.add_pid(proc->id());
+        ends_.push_back(WorkerEnd{proc->id(), -1, false});
+        procs_.push_back(std::move(proc));
+    }
+    ::close(devnull);
+    running_ = procs_.size();
+    ready_.close_w();
+    go_.close_r();
+    for (auto& ch : plan_.channels) find_backend(ch.backend)->after_spawn(ch.state);
+    spawned_done_ = true;
+}
+
+void Run::kill_running(const char* why) {
+    for (std::size_t i = 0; i < procs_.size(); ++i) {
+        if (ends_[i].status != -1) continue;
+        spdlog::warn("killing {} ({}): {}", plan_.processes[i].name, ends_[i].pid, why);
+        ends_[i].killed_by_harness = true;
+        ::kill(ends_[i].pid, SIGKILL);
+    }
+}
+
+void Run::start_loop() {
+    auto ready_sd = std::make_shared<asio::posix::stream_descriptor>(ctx_, ::dup(ready_.r));
+    auto rbuf = std::make_shared<std::vector<char>>(procs_.size() ? procs_.size() : 1);
+    asio::steady_timer watchdog(ctx_, std::chrono::milliseconds(
+                                          static_cast<long long>(plan_.timeout_s * 1000)));
+    asio::signal_set sigs(ctx_, SIGINT, SIGTERM);
+    auto finish = [&] {
+        watchdog.cancel();
+        sigs.cancel();
+        ready_sd->cancel();
+    };
+    asio::async_read(*ready_sd, asio::buffer(*rbuf),
+                     [this, rbuf](const bp::error_code& ec, std::size_t n) {
+                         if (ec == asio::error::operation_aborted) return;
+                         if (!ec && n == rbuf->size()) {
+                             t_go_ = now_ns();
+                             go_.close_w();  // every worker starts now
+                             return;
+                         }
+                         barrier_failed_ = true;
+                         kill_running("a worker ended before the start barrier");
+                     });
+    for (std::size_t i = 0; i < procs_.size(); ++i) {
+        procs_[i]->async_wait([this, i, &finish](const bp::error_code& ec, int) {
+            ends_[i].status = ec ? 0x7f00 : procs_[i]->native_exit_code();
+            if (--running_ == 0) {
+                t_done_ = now_ns();
+                finish();
+            }
+        });
+    }
+    watchdog.async_wait([this](const bp::error_code& ec) {
+        if (ec) return;
+        for (std::size_t i = 0; i < procs_.size(); ++i) {
+            if (ends_[i].status != -1) continue;
+            Record* r = olog_.mark(Op::kHang, 0);
+            r->seq = i;
+        }
+        kill_running("watchdog: scenario timeout");
+    });
+    sigs.async_wait([this](const bp::error_code& ec, int sig) {
+        if (ec) return;
+        interrupted_ = true;
+        signal_ = sig;
+        olog_.mark(Op::kInterrupted, 0, static_cast<std::uint32_t>(sig));
+        kill_running("interrupted");
+    });
+    if (procs_.empty()) finish();
+    ctx_.run();
+}
+
+RunOutcome Run::execute() {
+    create_channels();
+    dir_.write_plan(plan_to_json(plan_));
+    olog_ = EventLogWriter(orchestrator_log_path(dir_.path()), 0xffffffffu, 1024);
+    spawn_all();
+    start_loop();
+    for (std::size_t i = 0; i < ends_.size(); ++i) {
+        Record* r = olog_.mark(Op::kWorkerStatus, 0, static_cast<std::uint32_t>(ends_[i].status));
+        r->seq = i;
+        r->extra = ends_[i].killed_by_harness ? 1 : 0;
+    }
+    procs_.clear();
+    cleanup_channels();
+    RunOutcome out = check_run_dir(dir_.path());
+    out.workers = ends_;
+    out.interrupted = interrupted_;
+    out.interrupt_signal = signal_;
+    out.barrier_failed = barrier_failed_;
+    out.wall_s = secs(t_spawn_, t_done_);
+    out.active_s = secs(t_go_ ? t_go_ : t_spawn_, t_done_);
+    out.kept = opt_.keep || !out.result.pass() || interrupted_;
+    if (out.kept)
+        dir_.keep();
+    else
+        dir_.remove();
+    out.run_dir = dir_.path();
+    return out;
+}
+
+}  // namespace
+
+RunOutcome run_scenario(const Scenario& s, const RunOptions& o) {
+    Run run(s, o);
+    return run.execute();
+}
+
+}  // namespace ipct

@@ -1,0 +1,386 @@
+// The plan: a validated scenario expanded into concrete channels and
+// processes, and its JSON form (<run dir>/plan.json).
+//
+// Contract: plan_from_json(plan_to_json(p)) == p for every field.  A plan read
+// back is checked as strictly as a scenario (types, ranges, references
+// between processes and channels) because workers trust it: a bad plan is a
+// HarnessError, never a crash.
+#include "ipctorture/plan.hpp"
+
+#include <filesystem>
+#include <limits>
+
+#include "ipctorture/backend.hpp"
+#include "ipctorture/errors.hpp"
+#include "ipctorture/message.hpp"
+
+namespace ipct {
+
+using nlohmann::json;
+
+namespace {
+
+PlannedChannel plan_channel(const Scenario& s, std::size_t i) {
+    const ChannelSpec& spec = s.channels[i];
+    Contract c = find_backend(spec.backend)->contract(spec.options);
+    PlannedChannel ch;
+    ch.index = static_cast<std::uint32_t>(i);
+    ch.name = spec.name;
+    ch.backend = spec.backend;
+    ch.options = spec.options;
+    ch.checks = s.checks.empty() ? default_checks(c) : s.checks;
+    ch.max_message = static_cast<std::uint32_t>(c.max_message);
+    ch.boundaries = c.boundaries;
+    return ch;
+}
+
+std::uint32_t channel_of(const Scenario& s, const std::string& name) {
+    for (std::size_t i = 0; i < s.channels.size(); ++i)
+        if (s.channels[i].name == name) return static_cast<std::uint32_t>(i);
+    IPCT_FAIL("unknown channel '" + name + "' in a validated scenario");
+}
+
+}  // namespace
+
+std::vector<Check> default_checks(const Contract& c) {
+    std::vector<Check> v;
+    if (c.lossless) v.push_back(Check::kLost);
+    v.push_back(Check::kDuplicated);
+    v.push_back(Check::kCorrupted);
+    if (c.fifo) v.push_back(Check::kFifo);
+    return v;
+}
+
+std::uint64_t derive_seed(std::uint64_t run_seed, std::uint64_t stream) {
+    // mix64 is a bijection and the odd multiplier keeps streams apart, so the
+    // seeds of one run are distinct; mixing run_seed first keeps nearby run
+    // seeds from yielding shifted copies of each other's streams.
+    return mix64(mix64(run_seed) + stream * 0x9e3779b97f4a7c15ull);
+}
+
+Plan make_plan(const Scenario& s, std::uint64_t seed, const std::string& run_id,
+               const std::string& run_dir) {
+    validate_scenario(s);
+    Plan plan;
+    plan.scenario_name = s.name;
+    plan.scenario_file = s.file;
+    plan.scenario_text = s.text;
+    plan.seed = seed;
+    plan.timeout_s = s.timeout_s;
+    plan.run_id = run_id;
+    plan.run_dir = run_dir;
+    for (std::size_t i = 0; i < s.channels.size(); ++i) plan.channels.push_back(plan_channel(s, i));
+    const std::vector<std::string> names = process_names(s);
+    std::uint32_t origin = 0;
+    for (const ProcessSpec& spec : s.processes) {
+        for (int k = 0; k < spec.count; ++k) {
+            PlannedProcess p;
+            p.index = static_cast<std::uint32_t>(plan.processes.size());
+            p.name = names[p.index];
+            p.role = spec.role;
+            if (spec.role == Role::kRelay) {
+                p.in_channel = channel_of(s, spec.input);
+                p.out_channel = channel_of(s, spec.output);
+            } else if (spec.role == Role::kConsumer) {
+                p.in_channel = channel_of(s, spec.channel);
+            } else {
+                p.out_channel = channel_of(s, spec.channel);
+                p.origin = origin++;
+            }
+            p.seed = derive_seed(seed, std::uint64_t{p.index} + 1);
+            p.workload = spec.workload;
+            plan.processes.push_back(std::move(p));
+        }
+    }
+    return plan;
+}
+
+std::string event_log_path(const std::string& run_dir, std::uint32_t process) {
+    return (std::filesystem::path(run_dir) / ("events." + std::to_string(process) + ".log"))
+        .string();
+}
+
+std::string orchestrator_log_path(const std::string& run_dir) {
+    return (std::filesystem::path(run_dir) / "events.orchestrator.log").string();
+}
+
+// ---- to JSON ---------------------------------------------------------------
+
+namespace {
+
+const char* size_kind_name(SizeDist::Kind k) {
+    switch (k) {
+        case SizeDist::Kind::kFixed:
+            return "fixed";
+        case SizeDist::Kind::kUniform:
+            return "uniform";
+        case SizeDist::Kind::kChoice:
+            return "choice";
+    }
+    return "?";
+}
+
+json loc_json(const SourceLoc& l) {
+    return {{"file", l.file}, {"line", l.line}, {"column", l.column}};
+}
+
+json options_json(const Options& o) {
+    json j = json::object();
+    for (const auto& [key, v] : o) j[key] = {{"text", v.text}, {"loc", loc_json(v.loc)}};
+    return j;
+}
+
+json size_json(const SizeDist& d) {
+    return {{"kind", size_kind_name(d.kind)}, {"min", d.min},         {"max", d.max},
+            {"choices", d.choices},           {"weights", d.weights}, {"loc", loc_json(d.loc)}};
+}
+
+json workload_json(const Workload& w) {
+    return {{"messages", w.messages},           {"duration_s", w.duration_s},
+            {"size", size_json(w.size)},        {"rate", w.rate},
+            {"start_delay_s", w.start_delay_s}, {"loc", loc_json(w.loc)}};
+}
+
+json channel_ref_json(std::uint32_t c) {
+    return c == kNoChannel ? json(nullptr) : json(c);
+}
+
+json channel_json(const PlannedChannel& c) {
+    json checks = json::array();
+    for (Check k : c.checks) checks.push_back(check_name(k));
+    return {{"index", c.index},           {"name", c.name},
+            {"backend", c.backend},       {"options", options_json(c.options)},
+            {"checks", checks},           {"max_message", c.max_message},
+            {"boundaries", c.boundaries}, {"state", c.state}};
+}
+
+json process_json(const PlannedProcess& p) {
+    return {{"index", p.index},
+            {"name", p.name},
+            {"role", role_name(p.role)},
+            {"in_channel", channel_ref_json(p.in_channel)},
+            {"out_channel", channel_ref_json(p.out_channel)},
+            {"origin", p.origin},
+            {"seed", p.seed},
+            {"workload", workload_json(p.workload)}};
+}
+
+}  // namespace
+
+json plan_to_json(const Plan& p) {
+    json channels = json::array(), processes = json::array();
+    for (const PlannedChannel& c : p.channels) channels.push_back(channel_json(c));
+    for (const PlannedProcess& q : p.processes) processes.push_back(process_json(q));
+    return {{"version", p.version},
+            {"scenario_name", p.scenario_name},
+            {"scenario_file", p.scenario_file},
+            {"scenario_text", p.scenario_text},
+            {"seed", p.seed},
+            {"timeout_s", p.timeout_s},
+            {"run_id", p.run_id},
+            {"run_dir", p.run_dir},
+            {"channels", channels},
+            {"processes", processes}};
+}
+
+// ---- from JSON -------------------------------------------------------------
+
+namespace {
+
+// One JSON object being read, with its path ("plan/processes/2") for errors.
+class In {
+  public:
+    In(const json& j, std::string path) : j_(j), path_(std::move(path)) {
+        if (!j_.is_object()) fail("expected an object");
+    }
+    [[noreturn]] void fail(const std::string& what) const {
+        IPCT_FAIL("bad plan: " + path_ + ": " + what);
+    }
+    const json& at(const char* key) const {
+        auto it = j_.find(key);
+        if (it == j_.end()) fail(std::string("missing '") + key + "'");
+        return *it;
+    }
+    In obj(const char* key) const { return In(at(key), path_ + "/" + key); }
+    const json& array(const char* key) const {
+        const json& a = at(key);
+        if (!a.is_array()) fail(std::string("'") + key + "' is not an array");
+        return a;
+    }
+    In element(const char* key, std::size_t i) const {
+        return In(array(key)[i], path_ + "/" + key + "/" + std::to_string(i));
+    }
+    std::string str(const char* key) const {
+        const json& v = at(key);
+        if (!v.is_string()) fail(std::string("'") + key + "' is not a string");
+        return v.get<std::string>();
+    }
+    bool flag(const char* key) const {
+        const json& v = at(key);
+        if (!v.is_boolean()) fail(std::string("'") + key + "' is not a boolean");
+        return v.get<bool>();
+    }
+    double num(const char* key) const {
+        const json& v = at(key);
+        if (!v.is_number()) fail(std::string("'") + key + "' is not a number");
+        return v.get<double>();
+    }
+    std::uint64_t uint(const char* key, std::uint64_t max) const {
+        return uint_of(at(key), key, max);
+    }
+    std::uint64_t uint_of(const json& v, const char* key, std::uint64_t max) const {
+        const bool ok =
+            v.is_number_unsigned() || (v.is_number_integer() && v.get<std::int64_t>() >= 0);
+        if (!ok || v.get<std::uint64_t>() > max)
+            fail(std::string("'") + key + "' is not an integer in [0, " + std::to_string(max) +
+                 "]");
+        return v.get<std::uint64_t>();
+    }
+    const std::string& path() const { return path_; }
+
+  private:
+    const json& j_;
+    std::string path_;
+};
+
+constexpr std::uint64_t kU32 = std::numeric_limits<std::uint32_t>::max();
+constexpr std::uint64_t kU64 = std::numeric_limits<std::uint64_t>::max();
+constexpr std::uint64_t kInt = std::numeric_limits<int>::max();
+
+SourceLoc read_loc(const In& in) {
+    return {in.str("file"), static_cast<int>(in.uint("line", kInt)),
+            static_cast<int>(in.uint("column", kInt))};
+}
+
+Options read_options(const In& in, const json& j) {
+    Options o;
+    for (const auto& [key, v] : j.items()) {
+        In e(v, in.path() + "/" + key);
+        o[key] = OptionValue{e.str("text"), read_loc(e.obj("loc"))};
+    }
+    return o;
+}
+
+SizeDist read_size(const In& in) {
+    SizeDist d;
+    const std::string kind = in.str("kind");
+    if (kind == "fixed")
+        d.kind = SizeDist::Kind::kFixed;
+    else if (kind == "uniform")
+        d.kind = SizeDist::Kind::kUniform;
+    else if (kind == "choice")
+        d.kind = SizeDist::Kind::kChoice;
+    else
+        in.fail("unknown size kind '" + kind + "'");
+    d.min = static_cast<std::uint32_t>(in.uint("min", kU32));
+    d.max = static_cast<std::uint32_t>(in.uint("max", kU32));
+    for (const json& c : in.array("choices"))
+        d.choices.push_back(static_cast<std::uint32_t>(in.uint_of(c, "choices", kU32)));
+    for (const json& w : in.array("weights")) {
+        if (!w.is_number() || !(w.get<double>() > 0))
+            in.fail("'weights' holds a non-positive weight");
+        d.weights.push_back(w.get<double>());
+    }
+    d.loc = read_loc(in.obj("loc"));
+    if (d.min > d.max) in.fail("min is greater than max");
+    if (d.kind == SizeDist::Kind::kChoice &&
+        (d.choices.empty() || d.choices.size() != d.weights.size()))
+        in.fail("a choice size needs as many weights as choices, at least one");
+    if (d.smallest() < kHeaderSize) in.fail("a size is below the message header");
+    return d;
+}
+
+Workload read_workload(const In& in) {
+    Workload w;
+    w.messages = in.uint("messages", kU64);
+    w.duration_s = in.num("duration_s");
+    w.size = read_size(in.obj("size"));
+    w.rate = in.num("rate");
+    w.start_delay_s = in.num("start_delay_s");
+    w.loc = read_loc(in.obj("loc"));
+    return w;
+}
+
+PlannedChannel read_channel(const In& in) {
+    PlannedChannel c;
+    c.index = static_cast<std::uint32_t>(in.uint("index", kU32));
+    c.name = in.str("name");
+    c.backend = in.str("backend");
+    c.options = read_options(in.obj("options"), in.at("options"));
+    for (const json& k : in.array("checks")) {
+        std::optional<Check> check =
+            k.is_string() ? parse_check(k.get<std::string>()) : std::nullopt;
+        if (!check) in.fail("unknown check " + k.dump());
+        c.checks.push_back(*check);
+    }
+    c.max_message = static_cast<std::uint32_t>(in.uint("max_message", kU32));
+    c.boundaries = in.flag("boundaries");
+    c.state = in.at("state");
+    return c;
+}
+
+std::uint32_t read_channel_ref(const In& in, const char* key, std::size_t channels) {
+    const json& v = in.at(key);
+    if (v.is_null()) return kNoChannel;
+    std::uint64_t c = in.uint(key, kU32);
+    if (c >= channels) in.fail(std::string("'") + key + "' names no channel");
+    return static_cast<std::uint32_t>(c);
+}
+
+PlannedProcess read_process(const In& in, std::size_t channels) {
+    PlannedProcess p;
+    p.index = static_cast<std::uint32_t>(in.uint("index", kU32));
+    p.name = in.str("name");
+    const std::string role = in.str("role");
+    std::optional<Role> r = parse_role(role);
+    if (!r) in.fail("unknown role '" + role + "'");
+    p.role = *r;
+    p.in_channel = read_channel_ref(in, "in_channel", channels);
+    p.out_channel = read_channel_ref(in, "out_channel", channels);
+    const bool reads = p.role != Role::kProducer, writes = p.role != Role::kConsumer;
+    if (reads != (p.in_channel != kNoChannel) || writes != (p.out_channel != kNoChannel))
+        in.fail(std::string("channels do not fit the role ") + role);
+    p.origin = static_cast<std::uint32_t>(in.uint("origin", kU32));
+    p.seed = in.uint("seed", kU64);
+    p.workload = read_workload(in.obj("workload"));
+    return p;
+}
+
+Plan read_plan(const In& in) {
+    Plan p;
+    p.version = static_cast<int>(in.uint("version", kInt));
+    if (p.version != kPlanVersion)
+        in.fail("version " + std::to_string(p.version) + ", expected " +
+                std::to_string(kPlanVersion));
+    p.scenario_name = in.str("scenario_name");
+    p.scenario_file = in.str("scenario_file");
+    p.scenario_text = in.str("scenario_text");
+    p.seed = in.uint("seed", kU64);
+    p.timeout_s = in.num("timeout_s");
+    p.run_id = in.str("run_id");
+    p.run_dir = in.str("run_dir");
+    for (std::size_t i = 0; i < in.array("channels").size(); ++i) {
+        p.channels.push_back(read_channel(in.element("channels", i)));
+        if (p.channels.back().index != i)
+            in.fail("channel " + std::to_string(i) + " has a wrong index");
+    }
+    if (p.channels.size() >= kNoChannel) in.fail("too many channels");
+    for (std::size_t i = 0; i < in.array("processes").size(); ++i) {
+        p.processes.push_back(read_process(in.element("processes", i), p.channels.size()));
+        if (p.processes.back().index != i)
+            in.fail("process " + std::to_string(i) + " has a wrong index");
+    }
+    return p;
+}
+
+}  // namespace
+
+Plan plan_from_json(const json& j) {
+    try {
+        return read_plan(In(j, "plan"));
+    } catch (const json::exception& e) {
+        IPCT_FAIL(std::string("bad plan: ") + e.what());
+    }
+}
+
+}  // namespace ipct

@@ -1,0 +1,243 @@
+#include "ipctorture/report.hpp"
+
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <cstring>
+#include <iomanip>
+#include <set>
+#include <sstream>
+
+#include "ipctorture/errors.hpp"
+
+namespace ipct {
+
+const char* verdict_label(ScenarioVerdict v) {
+    switch (v) {
+        case ScenarioVerdict::kPass: return "PASS";
+        case ScenarioVerdict::kFail: return "FAIL";
+        case ScenarioVerdict::kError: return "ERROR";
+        case ScenarioVerdict::kInterrupted: return "INTERRUPTED";
+    }
+    return "?";
+}
+
+ScenarioVerdict ScenarioReport::verdict() const {
+    if (!ran) return ScenarioVerdict::kError;
+    if (outcome.interrupted) return ScenarioVerdict::kInterrupted;
+    return outcome.result.pass() ? ScenarioVerdict::kPass : ScenarioVerdict::kFail;
+}
+
+std::string shell_quote(const std::string& s) {
+    if (!s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                          "0123456789_-./=:,@+") == std::string::npos)
+        return s;
+    std::string q = "'";
+    for (char c : s) q += (c == '\'') ? std::string("'\\''") : std::string(1, c);
+    return q + "'";
+}
+
+namespace {
+
+struct Totals {
+    std::uint64_t sent = 0, received = 0, lost = 0, dup = 0, corrupt = 0, fifo = 0, indet = 0;
+};
+
+Totals totals(const RunOutcome& o) {
+    Totals t;
+    for (const auto& c : o.result.channels) {
+        t.sent += c.sent;
+        t.received += c.received;
+        t.indet += c.indeterminate;
+    }
+    t.lost = o.result.counts[int(FindingKind::kLost)];
+    t.dup = o.result.counts[int(FindingKind::kDuplicated)];
+    t.corrupt = o.result.counts[int(FindingKind::kCorrupted)] +
+                o.result.counts[int(FindingKind::kUnexpected)];
+    t.fifo = o.result.counts[int(FindingKind::kFifo)];
+    return t;
+}
+
+std::string backends_of(const Plan& p) {
+    std::set<std::string> s;
+    for (const auto& c : p.channels) s.insert(c.backend);
+    std::string out;
+    for (const auto& b : s) out += (out.empty() ? "" : ",") + b;
+    return out;
+}
+
+std::string fmt_secs(double s) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.2fs", s);
+    return b;
+}
+
+}  // namespace
+
+void print_table(std::ostream& os, const std::vector<ScenarioReport>& reps) {
+    std::size_t w = 8;
+    for (const auto& r : reps) w = std::max(w, r.name.size());
+    os << std::left << std::setw(int(w) + 2) << "SCENARIO" << std::setw(12) << "BACKEND"
+       << std::right << std::setw(6) << "PROCS" << std::setw(10) << "SENT" << std::setw(10)
+       << "RECV" << std::setw(7) << "LOST" << std::setw(6) << "DUP" << std::setw(9) << "CORRUPT"
+       << std::setw(6) << "FIFO" << std::setw(7) << "OTHER" << std::setw(7) << "INDET"
+       << std::setw(9) << "TIME" << "  VERDICT\n";
+    for (const auto& r : reps) {
+        os << std::left << std::setw(int(w) + 2) << r.name;
+        if (!r.ran) {
+            os << "  " << verdict_label(r.verdict()) << ": " << r.error << "\n";
+            continue;
+        }
+        const RunOutcome& o = r.outcome;
+        Totals t = totals(o);
+        const std::uint64_t other = o.result.counts[int(FindingKind::kHang)] +
+                                    o.result.counts[int(FindingKind::kCrash)];
+        os << std::setw(12) << backends_of(o.plan) << std::right << std::setw(6)
+           << o.plan.processes.size() << std::setw(10) << t.sent << std::setw(10) << t.received
+           << std::setw(7) << t.lost << std::setw(6) << t.dup << std::setw(9) << t.corrupt
+           << std::setw(6) << t.fifo << std::setw(7) << other << std::setw(7) << t.indet
+           << std::setw(9) << fmt_secs(o.wall_s) << "  " << verdict_label(r.verdict()) << "\n";
+    }
+}
+
+void print_findings(std::ostream& os, const std::vector<ScenarioReport>& reps,
+                    std::size_t per_kind) {
+    for (const auto& r : reps) {
+        if (!r.ran || r.verdict() == ScenarioVerdict::kPass) continue;
+        const CheckResult& res = r.outcome.result;
+        os << "\n" << r.name << " (" << r.file << "), seed " << r.seed << ":\n";
+        std::size_t shown[kFindingKinds] = {};
+        for (const auto& f : res.findings) {
+            if (shown[int(f.kind)]++ >= per_kind) continue;
+            os << "  " << finding_kind_name(f.kind) << ": " << f.summary << "\n";
+        }
+        for (int k = 0; k < kFindingKinds; ++k)
+            if (res.counts[k] > shown[k] && shown[k] >= per_kind)
+                os << "  ... " << res.counts[k] - per_kind << " more "
+                   << finding_kind_name(FindingKind(k)) << "\n";
+        if (r.outcome.interrupted) os << "  run interrupted: results cover what ran so far\n";
+        if (r.outcome.kept) os << "  run directory kept: " << r.outcome.run_dir << "\n";
+        os << "  reproduce: " << r.reproduce << "\n";
+    }
+}
+
+namespace {
+
+nlohmann::json record_json(const Evidence& e, const Plan& plan) {
+    const Record& r = e.record;
+    nlohmann::json j{{"op", op_name(r.op)},          {"status", status_name(r.status)},
+                     {"t_start_ns", r.t_start},     {"t_end_ns", r.t_end},
+                     {"origin", r.origin},          {"seq", r.seq},
+                     {"size", r.size},              {"aux", r.aux},
+                     {"extra", r.extra}};
+    if (e.process < plan.processes.size()) {
+        j["process"] = plan.processes[e.process].name;
+        j["role"] = role_name(plan.processes[e.process].role);
+    } else {
+        j["process"] = "orchestrator";
+    }
+    if (r.channel < plan.channels.size() && r.op != Op::kWorkerStatus && r.op != Op::kHang)
+        j["channel"] = plan.channels[r.channel].name;
+    if (r.err) j["errno"] = errno_name(r.err);
+    return j;
+}
+
+nlohmann::json stats_json(const ChannelStats& c, const PlannedChannel& ch) {
+    return {{"name", ch.name},
+            {"backend", ch.backend},
+            {"sent", c.sent},
+            {"send_unknown", c.send_unknown},
+            {"received", c.received},
+            {"bytes_received", c.bytes_received},
+            {"lost", c.lost},
+            {"duplicated", c.duplicated},
+            {"corrupted", c.corrupted},
+            {"unexpected", c.unexpected},
+            {"garbage_bytes", c.garbage_bytes},
+            {"fifo_violations", c.fifo_violations},
+            {"indeterminate", c.indeterminate}};
+}
+
+}  // namespace
+
+nlohmann::json finding_json(const Finding& f, const Plan& plan) {
+    nlohmann::json j{{"kind", finding_kind_name(f.kind)}, {"summary", f.summary}};
+    if (f.channel < plan.channels.size()) j["channel"] = plan.channels[f.channel].name;
+    if (f.kind != FindingKind::kHang && f.kind != FindingKind::kCrash) {
+        j["message"] = {{"origin", f.origin}, {"seq", f.seq}};
+    }
+    j["evidence"] = nlohmann::json::array();
+    for (const auto& e : f.evidence) j["evidence"].push_back(record_json(e, plan));
+    return j;
+}
+
+namespace {
+nlohmann::json scenario_json(const ScenarioReport& r) {
+    nlohmann::json j{{"file", r.file},
+                     {"name", r.name},
+                     {"seed", r.seed},
+                     {"verdict", verdict_label(r.verdict())},
+                     {"reproduce", r.reproduce}};
+    if (!r.ran) {
+        j["error"] = r.error;
+        return j;
+    }
+    const RunOutcome& o = r.outcome;
+    j["wall_s"] = o.wall_s;
+    j["active_s"] = o.active_s;
+    j["check_s"] = o.check_s;
+    j["interrupted"] = o.interrupted;
+    j["run_dir"] = o.kept ? nlohmann::json(o.run_dir) : nlohmann::json(nullptr);
+    j["records"] = o.result.records;
+    j["channels"] = nlohmann::json::array();
+    for (std::size_t c = 0; c < o.result.channels.size() && c < o.plan.channels.size(); ++c)
+        j["channels"].push_back(stats_json(o.result.channels[c], o.plan.channels[c]));
+    nlohmann::json counts = nlohmann::json::object();
+    for (int k = 0; k < kFindingKinds; ++k)
+        counts[finding_kind_name(FindingKind(k))] = o.result.counts[k];
+    counts["indeterminate"] = o.result.indeterminate;
+    j["counts"] = counts;
+    j["findings"] = nlohmann::json::array();
+    for (const auto& f : o.result.findings) j["findings"].push_back(finding_json(f, o.plan));
+    j["processes"] = nlohmann::json::array();
+    for (std::size_t i = 0; i < o.plan.processes.size(); ++i) {
+        nlohmann::json p{{"name", o.plan.processes[i].name},
+                         {"role", role_name(o.plan.processes[i].role)}};
+        if (i < o.workers.size()) {
+            p["pid"] = o.workers[i].pid;
+            const int st = o.workers[i].status;
+            if (st >= 0 && WIFEXITED(st)) p["exit_code"] = WEXITSTATUS(st);
+            if (st >= 0 && WIFSIGNALED(st)) p["signal"] = sigabbrev_np(WTERMSIG(st));
+            p["killed_by_harness"] = o.workers[i].killed_by_harness;
+        }
+        j["processes"].push_back(p);
+    }
+    return j;
+}
+}  // namespace
+
+nlohmann::json report_json(const std::vector<ScenarioReport>& reps, const std::string& command) {
+    nlohmann::json j{{"ipctorture_report", kReportVersion},
+                     {"tool_version", "0.1.0"},
+                     {"command", command},
+                     {"exit_status", exit_status(reps)},
+                     {"scenarios", nlohmann::json::array()}};
+    for (const auto& r : reps) j["scenarios"].push_back(scenario_json(r));
+    return j;
+}
+
+int exit_status(const std::vector<ScenarioReport>& reps) {
+    int st = kExitPass;
+    for (const auto& r : reps) {
+        switch (r.verdict()) {
+            case ScenarioVerdict::kPass: break;
+            case ScenarioVerdict::kFail: st = std::max(st, int(kExitFindings)); break;
+            case ScenarioVerdict::kError: st = std::max(st, int(kExitEnvironment)); break;
+            case ScenarioVerdict::kInterrupted:
+                return 128 + (r.outcome.interrupt_signal ? r.outcome.interrupt_signal : 2);
+        }
+    }
+    return st;
+}
+
+}  // namespace ipct

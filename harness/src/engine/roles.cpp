@@ -1,0 +1,191 @@
+#include "ipctorture/roles.hpp"
+
+#include <time.h>
+
+#include <cerrno>
+#include <vector>
+
+#include "ipctorture/framing.hpp"
+
+namespace ipct {
+
+std::uint64_t Rng::next() { return mix64(s_++); }
+std::uint64_t Rng::below(std::uint64_t n) { return n ? next() % n : 0; }
+double Rng::unit() { return double(next() >> 11) * 0x1.0p-53; }
+
+std::uint32_t draw_size(const SizeDist& d, Rng& rng) {
+    switch (d.kind) {
+        case SizeDist::Kind::kFixed: return d.min;
+        case SizeDist::Kind::kUniform:
+            return d.min + static_cast<std::uint32_t>(rng.below(std::uint64_t(d.max) - d.min + 1));
+        case SizeDist::Kind::kChoice: {
+            double total = 0;
+            for (double w : d.weights) total += w;
+            double x = rng.unit() * total;
+            for (std::size_t i = 0; i < d.choices.size(); ++i) {
+                if (i < d.weights.size() && x < d.weights[i]) return d.choices[i];
+                if (i < d.weights.size()) x -= d.weights[i];
+            }
+            return d.choices.empty() ? d.min : d.choices.back();
+        }
+    }
+    return d.min;
+}
+
+void sleep_until_ns(std::uint64_t t) {
+    timespec ts{static_cast<time_t>(t / 1000000000ull), static_cast<long>(t % 1000000000ull)};
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
+    }
+}
+
+namespace {
+
+std::uint16_t ch16(std::uint32_t c) { return static_cast<std::uint16_t>(c); }
+
+// Paces a role at `rate` operations per second from `t0`; no-op for rate 0.
+void pace(double rate, std::uint64_t t0, std::uint64_t n) {
+    if (rate <= 0) return;
+    sleep_until_ns(t0 + static_cast<std::uint64_t>(double(n) * 1e9 / rate));
+}
+
+void start_delay(const Workload& w) {
+    if (w.start_delay_s > 0) sleep_until_ns(now_ns() + std::uint64_t(w.start_delay_s * 1e9));
+}
+
+int run_producer(RoleContext& c) {
+    const PlannedProcess& p = *c.self;
+    const Workload& w = p.workload;
+    const std::uint32_t max = c.plan->channels[p.out_channel].max_message;
+    std::vector<std::byte> buf(std::max<std::uint32_t>(w.size.largest(), kHeaderSize));
+    Rng rng(p.seed);
+    start_delay(w);
+    const std::uint64_t t0 = now_ns();
+    const std::uint64_t stop_at = w.duration_s > 0 ? t0 + std::uint64_t(w.duration_s * 1e9) : 0;
+    int rc = 0;
+    for (std::uint64_t seq = 0;; ++seq) {
+        if (w.messages > 0 && seq >= w.messages) break;
+        if (stop_at && now_ns() >= stop_at) break;
+        pace(w.rate, t0, seq);
+        const std::uint32_t size = std::min(draw_size(w.size, rng), max);
+        std::span<std::byte> msg(buf.data(), size);
+        c.payload->fill(msg, p.origin, seq, 0);
+        Record* r = c.log->begin(Op::kSend, ch16(p.out_channel));
+        r->origin = p.origin;
+        r->seq = seq;
+        r->size = size;
+        IoResult res = c.out->send(msg);
+        r->extra = static_cast<std::uint32_t>(res.calls);
+        EventLogWriter::end(r, res.ok() ? Status::kOk : Status::kError, res.ok() ? 0 : res.err);
+        if (!res.ok()) {
+            rc = 0;  // the error is in the history; the checker judges it
+            break;
+        }
+    }
+    c.out->close();
+    c.log->mark(Op::kClose, ch16(p.out_channel));
+    return rc;
+}
+
+// Receives from c.in until end of channel, handing each decoded frame to
+// `on_frame`.  Byte streams go through the frame decoder; message backends
+// hand over one message per receive.
+template <typename OnFrame>
+void receive_all(RoleContext& c, OnFrame&& on_frame) {
+    const PlannedChannel& ch = c.plan->channels[c.self->in_channel];
+    const Workload& w = c.self->workload;
+    FrameDecoder dec(*c.payload, ch.max_message);
+    std::uint64_t frames = 0;
+    const std::uint64_t t0 = now_ns();
+    auto sink = [&](const Frame& f) {
+        on_frame(f);
+        if (f.kind != Frame::Kind::kGarbage) pace(w.rate, t0, ++frames);
+    };
+    for (;;) {
+        auto space = dec.space();
+        const std::uint64_t ts = now_ns();
+        IoResult r = c.in->receive(space);
+        const std::uint64_t te = now_ns();
+        if (r.eof()) {
+            dec.finish(te, sink);
+            c.log->mark(Op::kDrained, ch16(c.self->in_channel));
+            return;
+        }
+        if (!r.ok()) {
+            Record* rec = c.log->begin(Op::kRecv, ch16(c.self->in_channel));
+            rec->t_start = ts;
+            EventLogWriter::end(rec, Status::kError, r.err);
+            dec.finish(te, sink);
+            return;  // not drained: what it did not read is indeterminate
+        }
+        if (ch.boundaries) {
+            dec.commit(r.done, ts, te, sink);
+            dec.finish(te, sink);  // a message backend never carries a frame over
+        } else {
+            dec.commit(r.done, ts, te, sink);
+        }
+    }
+}
+
+Record frame_record(const Frame& f, std::uint32_t channel) {
+    Record r{};
+    r.t_start = f.t_start;
+    r.t_end = f.t_end;
+    r.channel = ch16(channel);
+    r.size = static_cast<std::uint32_t>(std::min<std::uint64_t>(f.size, 0xffffffffu));
+    if (f.kind == Frame::Kind::kGarbage) {
+        r.op = Op::kGarbage;
+        r.status = Status::kOk;
+        return r;
+    }
+    r.op = Op::kRecv;
+    r.origin = f.header.origin;
+    r.seq = f.header.seq;
+    r.status = f.kind == Frame::Kind::kMessage ? Status::kOk : Status::kCorrupt;
+    r.aux = f.kind == Frame::Kind::kMessage ? f.header.prio : static_cast<std::uint32_t>(f.verdict);
+    r.extra = static_cast<std::uint32_t>(f.bad_offset) | (f.truncated ? 0x80000000u : 0);
+    return r;
+}
+
+int run_consumer(RoleContext& c) {
+    start_delay(c.self->workload);
+    receive_all(c, [&](const Frame& f) { c.log->append(frame_record(f, c.self->in_channel)); });
+    c.in->close();
+    return 0;
+}
+
+// Forwards every intact message unchanged (same origin and seq); damaged
+// input is recorded on the input channel and not passed on.
+int run_relay(RoleContext& c) {
+    start_delay(c.self->workload);
+    bool out_ok = true;
+    receive_all(c, [&](const Frame& f) {
+        c.log->append(frame_record(f, c.self->in_channel));
+        if (f.kind != Frame::Kind::kMessage || !out_ok) return;
+        Record* r = c.log->begin(Op::kSend, ch16(c.self->out_channel));
+        r->origin = f.header.origin;
+        r->seq = f.header.seq;
+        r->size = f.header.size;
+        r->aux = f.header.prio;
+        IoResult res = c.out->send(f.bytes);
+        r->extra = static_cast<std::uint32_t>(res.calls);
+        EventLogWriter::end(r, res.ok() ? Status::kOk : Status::kError, res.ok() ? 0 : res.err);
+        out_ok = res.ok();
+    });
+    c.in->close();
+    c.out->close();
+    c.log->mark(Op::kClose, ch16(c.self->out_channel));
+    return 0;
+}
+
+}  // namespace
+
+int run_role(RoleContext& c) {
+    switch (c.self->role) {
+        case Role::kProducer: return run_producer(c);
+        case Role::kConsumer: return run_consumer(c);
+        case Role::kRelay: return run_relay(c);
+    }
+    return 3;
+}
+
+}  // namespace ipct

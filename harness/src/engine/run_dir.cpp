@@ -1,0 +1,211 @@
+#include "run_dir.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <spdlog/spdlog.h>
+
+#include "ipctorture/backend.hpp"
+#include "ipctorture/errors.hpp"
+#include "ipctorture/event_log.hpp"
+#include "ipctorture/orchestrator.hpp"
+
+namespace fs = std::filesystem;
+
+namespace ipct {
+
+std::string default_run_root() {
+    if (const char* r = std::getenv("IPCTORTURE_RUN_ROOT"); r && *r) return r;
+    const char* tmp = std::getenv("TMPDIR");
+    return std::string(tmp && *tmp ? tmp : "/tmp") + "/ipctorture";
+}
+
+namespace {
+std::string timestamp() {
+    auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+    std::tm tm{};
+    localtime_r(&t, &tm);
+    char b[32];
+    std::strftime(b, sizeof b, "%Y%m%dT%H%M%S", &tm);
+    return b;
+}
+}  // namespace
+
+RunDir RunDir::create(const std::string& root, const std::string& scenario_name) {
+    static std::atomic<int> counter{0};
+    std::error_code ec;
+    fs::create_directories(root, ec);
+    if (ec) throw EnvironmentError("cannot create run root " + root + ": " + ec.message());
+    RunDir d;
+    d.id_ = scenario_name + "-" + timestamp() + "-" + std::to_string(::getpid()) + "-" +
+            std::to_string(counter++);
+    d.path_ = fs::absolute(fs::path(root) / d.id_).lexically_normal().string();
+    if (::mkdir(d.path_.c_str(), 0700) != 0)
+        throw EnvironmentError("cannot create run directory " + d.path_ + ": " + errno_name(errno));
+    const std::string owner = d.path_ + "/.owner";
+    d.owner_fd_ = ::open(owner.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (d.owner_fd_ < 0 || ::flock(d.owner_fd_, LOCK_EX | LOCK_NB) != 0)
+        IPCT_FAIL_ERRNO("cannot lock " + owner);
+    std::string pid = std::to_string(::getpid()) + "\n";
+    (void)write_full(d.owner_fd_, pid.data(), pid.size());
+    return d;
+}
+
+RunDir::RunDir(RunDir&& o) noexcept
+    : path_(std::move(o.path_)), id_(std::move(o.id_)), owner_fd_(o.owner_fd_), done_(o.done_) {
+    o.owner_fd_ = -1;
+    o.done_ = true;
+}
+
+RunDir::~RunDir() {
+    if (!done_) remove();
+}
+
+void RunDir::release() {
+    if (owner_fd_ >= 0) ::close(owner_fd_);
+    owner_fd_ = -1;
+    done_ = true;
+}
+
+void RunDir::add_pid(int pid) {
+    std::ofstream(path_ + "/workers", std::ios::app) << pid << "\n";
+}
+
+void RunDir::write_plan(const nlohmann::json& plan) {
+    const std::string tmp = path_ + "/plan.json.tmp";
+    {
+        std::ofstream out(tmp);
+        out << plan.dump(1) << "\n";
+        if (!out) IPCT_FAIL_ERRNO("cannot write " + tmp);
+    }
+    fs::rename(tmp, path_ + "/plan.json");
+}
+
+void RunDir::keep() {
+    std::ofstream(path_ + "/KEPT") << "kept for `ipctorture check " << path_ << "`\n";
+    release();
+}
+
+void RunDir::remove() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+    if (ec) spdlog::warn("cannot remove {}: {}", path_, ec.message());
+    release();
+}
+
+namespace {
+
+// A pid from <dir>/workers is killed only if it still runs this run's worker
+// (its command line names the run directory), so a recycled pid is safe.
+int kill_leftovers(const std::string& dir) {
+    std::ifstream in(dir + "/workers");
+    int pid = 0, killed = 0;
+    while (in >> pid) {
+        std::ifstream cmd("/proc/" + std::to_string(pid) + "/cmdline");
+        std::string s((std::istreambuf_iterator<char>(cmd)), std::istreambuf_iterator<char>());
+        if (s.find(dir) == std::string::npos) continue;
+        if (::kill(pid, SIGKILL) == 0) ++killed;
+    }
+    return killed;
+}
+
+void cleanup_channels_from_plan(const std::string& dir) {
+    std::ifstream in(dir + "/plan.json");
+    if (!in) return;
+    try {
+        nlohmann::json j;
+        in >> j;
+        Plan plan = plan_from_json(j);
+        for (const auto& ch : plan.channels) {
+            Backend* b = find_backend(ch.backend);
+            if (b) b->cleanup({plan.run_dir, plan.run_id, ch.name, ch.index, ch.options}, ch.state);
+        }
+    } catch (const std::exception& e) {
+        spdlog::warn("{}: cannot read plan.json for cleanup: {}", dir, e.what());
+    }
+}
+
+}  // namespace
+
+CleanReport clean_runs(const std::string& root) {
+    CleanReport rep;
+    std::error_code ec;
+    if (!fs::is_directory(root, ec)) return rep;
+    for (const auto& e : fs::directory_iterator(root, ec)) {
+        if (!e.is_directory()) continue;
+        const std::string dir = e.path().string();
+        const int fd = ::open((dir + "/.owner").c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd >= 0 && ::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            ::close(fd);
+            rep.skipped_live.push_back(dir);
+            continue;
+        }
+        rep.killed_processes += kill_leftovers(dir);
+        cleanup_channels_from_plan(dir);
+        fs::remove_all(dir, ec);
+        if (fd >= 0) ::close(fd);
+        rep.removed_dirs.push_back(dir);
+    }
+    return rep;
+}
+
+namespace {
+std::vector<std::unique_ptr<EventLogReader>> open_logs(const std::string& dir, const Plan& plan,
+                                                       HistoryView& h) {
+    std::vector<std::unique_ptr<EventLogReader>> readers;
+    h.logs.resize(plan.processes.size());
+    for (std::size_t i = 0; i < plan.processes.size(); ++i) {
+        const std::string p = event_log_path(dir, static_cast<std::uint32_t>(i));
+        if (!fs::exists(p)) continue;
+        readers.push_back(std::make_unique<EventLogReader>(p));
+        h.logs[i] = {readers.back()->data(), readers.back()->size()};
+    }
+    const std::string o = orchestrator_log_path(dir);
+    if (fs::exists(o)) {
+        readers.push_back(std::make_unique<EventLogReader>(o));
+        h.orchestrator = {readers.back()->data(), readers.back()->size()};
+    }
+    return readers;
+}
+}  // namespace
+
+RunOutcome check_run_dir(const std::string& dir) {
+    std::ifstream in(dir + "/plan.json");
+    if (!in) throw EnvironmentError("not a run directory (no plan.json): " + dir);
+    nlohmann::json j;
+    try {
+        in >> j;
+    } catch (const nlohmann::json::exception& e) {
+        throw EnvironmentError(dir + "/plan.json: " + e.what());
+    }
+    RunOutcome out;
+    out.plan = plan_from_json(j);
+    out.run_dir = dir;
+    out.kept = true;
+    HistoryView h;
+    h.plan = &out.plan;
+    auto readers = open_logs(dir, out.plan, h);
+    const std::uint64_t t0 = now_ns();
+    out.result = check_history(h);
+    out.check_s = double(now_ns() - t0) / 1e9;
+    out.interrupted = out.result.interrupted;
+    out.workers.resize(out.plan.processes.size());
+    for (const Record& r : h.orchestrator) {
+        if (r.op != Op::kWorkerStatus || r.seq >= out.workers.size()) continue;
+        out.workers[r.seq].status = static_cast<int>(r.aux);
+        out.workers[r.seq].killed_by_harness = r.extra != 0;
+    }
+    return out;
+}
+
+}  // namespace ipct

@@ -1,0 +1,561 @@
+// Scenario loading: YAML text -> a validated Scenario.
+//
+// Contract: every rejection is a ScenarioError at the offending node's
+// 1-based line and column (for a missing key: the map that lacks it) that says
+// what was expected.  This file checks what one node can show (types, keys,
+// ranges, references to channels); validate_scenario() then checks the model
+// as a whole (topology, sizes against each backend's contract).
+#include "ipctorture/scenario.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <limits>
+#include <string_view>
+#include <system_error>
+
+#include "ipctorture/backend.hpp"
+#include "ipctorture/errors.hpp"
+#include "ipctorture/message.hpp"
+
+namespace ipct {
+namespace {
+
+using YAML::Node;
+
+constexpr std::uint64_t kMaxCount = 256;
+
+// yaml-cpp marks are 0-based; a node without a position (an empty document)
+// has line -1 and is reported at 1:1.
+SourceLoc to_loc(const std::string& file, const YAML::Mark& m) {
+    if (m.line < 0) return {file, 1, 1};
+    return {file, m.line + 1, m.column + 1};
+}
+
+[[noreturn]] void fail_at(const SourceLoc& l, const std::string& msg) {
+    throw ScenarioError(l.file, l.line, l.column, msg);
+}
+
+std::string describe(const Node& n) {
+    switch (n.Type()) {
+        case YAML::NodeType::Map:
+            return "a map";
+        case YAML::NodeType::Sequence:
+            return "a sequence";
+        case YAML::NodeType::Scalar:
+            return "'" + n.Scalar() + "'";
+        default:
+            return "nothing";
+    }
+}
+
+template <typename Range>
+std::string join(const Range& r) {
+    std::string out;
+    for (const auto& s : r) out += (out.empty() ? "" : ", ") + std::string(s);
+    return out;
+}
+
+bool name_chars(const std::string& s, bool allow_dot) {
+    auto ok = [&](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '_' || c == '-' || (allow_dot && c == '.');
+    };
+    return !s.empty() && std::all_of(s.begin(), s.end(), ok);
+}
+
+// One value of a map (or one element of a sequence), named for messages.
+struct Item {
+    std::string name;  // the key; for a sequence element, the sequence's key
+    Node node;
+    SourceLoc loc;      // the value; the key's when the value is empty
+    SourceLoc key_loc;  // the key
+};
+
+Item element(const std::string& file, const std::string& name, const Node& n) {
+    SourceLoc l = to_loc(file, n.Mark());
+    return {name, n, l, l};
+}
+
+// A YAML map checked on construction: plain scalar keys, no key twice and,
+// when `known` is not empty, no key outside it.
+class Map {
+  public:
+    Map(const std::string& file, const Node& node, std::string what, std::vector<std::string> known)
+        : what_(std::move(what)), loc_(to_loc(file, node.Mark())) {
+        if (!node.IsMap()) fail_at(loc_, "expected a map for " + what_ + ", got " + describe(node));
+        for (auto it = node.begin(); it != node.end(); ++it)
+            add(file, it->first, it->second, known);
+    }
+    const Item* find(const std::string& key) const {
+        for (const Item& i : items_)
+            if (i.name == key) return &i;
+        return nullptr;
+    }
+    const Item& need(const std::string& key) const {
+        if (const Item* i = find(key)) return *i;
+        fail_at(loc_, "missing key '" + key + "' in " + what_);
+    }
+    const std::vector<Item>& items() const { return items_; }
+    const SourceLoc& loc() const { return loc_; }
+
+  private:
+    void add(const std::string& file, const Node& key, const Node& value,
+             const std::vector<std::string>& known) {
+        SourceLoc key_loc = to_loc(file, key.Mark());
+        if (!key.IsScalar())
+            fail_at(key_loc, "expected a plain key in " + what_ + ", got " + describe(key));
+        const std::string& k = key.Scalar();
+        if (!known.empty() && std::find(known.begin(), known.end(), k) == known.end())
+            fail_at(key_loc,
+                    "unknown key '" + k + "' in " + what_ + "; expected one of: " + join(known));
+        if (find(k)) fail_at(key_loc, "duplicate key '" + k + "' in " + what_);
+        SourceLoc val_loc = value.IsNull() ? key_loc : to_loc(file, value.Mark());
+        items_.push_back({k, value, val_loc, key_loc});
+    }
+
+    std::string what_;
+    SourceLoc loc_;
+    std::vector<Item> items_;
+};
+
+const std::string& scalar(const Item& it, const std::string& expected) {
+    if (!it.node.IsScalar())
+        fail_at(it.loc,
+                "expected " + expected + " for '" + it.name + "', got " + describe(it.node));
+    return it.node.Scalar();
+}
+
+std::uint64_t read_uint(const Item& it, std::uint64_t lo, std::uint64_t hi) {
+    const std::string& s = scalar(it, "an unsigned integer");
+    std::uint64_t v = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (s.empty() || ec != std::errc() || end != s.data() + s.size())
+        fail_at(it.loc, "expected an unsigned integer for '" + it.name + "', got '" + s + "'");
+    if (v < lo || v > hi)
+        fail_at(it.loc, "'" + it.name + "' must be between " + std::to_string(lo) + " and " +
+                            std::to_string(hi) + ", got " + s);
+    return v;
+}
+
+// A finite number >= 0, or > 0 when `positive`.
+double read_number(const Item& it, bool positive) {
+    const std::string expected = positive ? "a positive number" : "a non-negative number";
+    const std::string& s = scalar(it, expected);
+    double v = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (s.empty() || ec != std::errc() || end != s.data() + s.size() || !std::isfinite(v) ||
+        std::signbit(v) || (positive && v == 0))
+        fail_at(it.loc, "expected " + expected + " for '" + it.name + "', got '" + s + "'");
+    return v;
+}
+
+double read_duration(const Item& it, bool positive) {
+    const std::string& s = scalar(it, "a duration");
+    std::optional<double> d = parse_duration(s);
+    if (!d)
+        fail_at(it.loc, "expected a duration for '" + it.name +
+                            "' (like 250ms, 2s, 1.5m or a number of seconds), got '" + s + "'");
+    if (positive && *d == 0) fail_at(it.loc, "'" + it.name + "' must be greater than zero");
+    return *d;
+}
+
+// A whole message size: header included, so at least kHeaderSize.
+std::uint32_t read_msg_size(const Item& it) {
+    std::uint64_t v = read_uint(it, 0, std::numeric_limits<std::uint32_t>::max());
+    if (v < kHeaderSize)
+        fail_at(it.loc, "size " + std::to_string(v) + " is below the message header (" +
+                            std::to_string(kHeaderSize) + " bytes)");
+    return static_cast<std::uint32_t>(v);
+}
+
+// Reads one scenario document; `file_` names the source in every error.
+class Loader {
+  public:
+    explicit Loader(std::string file) : file_(std::move(file)) {}
+    Scenario scenario(const Node& root) const;
+
+  private:
+    std::vector<ChannelSpec> channels(const Item& it) const;
+    ChannelSpec channel(const Item& it) const;
+    Options options(const Item& it) const;
+    std::vector<ProcessSpec> processes(const Item& it, const std::vector<ChannelSpec>& ch) const;
+    ProcessSpec process(const Node& n, const std::vector<ChannelSpec>& ch) const;
+    void endpoints(const Map& m, ProcessSpec& p, const std::vector<ChannelSpec>& ch) const;
+    std::string channel_ref(const Item& it, const std::vector<ChannelSpec>& ch) const;
+    Workload workload(const Map& proc, Role role) const;
+    SizeDist size(const Item& it) const;
+    SizeDist choice_size(const Map& m, SizeDist d) const;
+    std::vector<Check> checks(const Item& it) const;
+
+    std::string file_;
+};
+
+Scenario Loader::scenario(const Node& root) const {
+    if (!root.IsDefined() || root.IsNull())
+        fail_at({file_, 1, 1}, "empty scenario; expected a map with name, channels and processes");
+    Map top(file_, root, "scenario",
+            {"name", "description", "seed", "timeout", "channels", "processes", "checks"});
+    Scenario s;
+    s.file = file_;
+    const Item& name = top.need("name");
+    s.name = scalar(name, "a scenario name");
+    if (!name_chars(s.name, true))
+        fail_at(name.loc, "invalid scenario name '" + s.name +
+                              "'; expected letters, digits, '_', '-' or '.'");
+    if (const Item* d = top.find("description")) s.description = scalar(*d, "a string");
+    if (const Item* f = top.find("seed"))
+        s.seed = read_uint(*f, 0, std::numeric_limits<std::uint64_t>::max());
+    if (const Item* f = top.find("timeout")) s.timeout_s = read_duration(*f, true);
+    s.channels = channels(top.need("channels"));
+    s.processes = processes(top.need("processes"), s.channels);
+    if (const Item* f = top.find("checks")) {
+        s.checks = checks(*f);
+        s.checks_loc = f->loc;
+    }
+    return s;
+}
+
+std::vector<ChannelSpec> Loader::channels(const Item& it) const {
+    Map m(file_, it.node, "'channels'", {});
+    if (m.items().empty()) fail_at(it.loc, "expected at least one channel in 'channels'");
+    std::vector<ChannelSpec> out;
+    for (const Item& c : m.items()) out.push_back(channel(c));
+    return out;
+}
+
+ChannelSpec Loader::channel(const Item& it) const {
+    if (!name_chars(it.name, false))
+        fail_at(it.key_loc,
+                "invalid channel name '" + it.name + "'; expected letters, digits, '_' or '-'");
+    Map m(file_, it.node, "channel '" + it.name + "'", {"backend", "options"});
+    ChannelSpec ch;
+    ch.name = it.name;
+    ch.loc = it.key_loc;
+    const Item& b = m.need("backend");
+    ch.backend = scalar(b, "a backend name");
+    Backend* backend = find_backend(ch.backend);
+    if (!backend)
+        fail_at(b.loc,
+                "unknown backend '" + ch.backend + "'; expected one of: " + join(backend_names()));
+    if (const Item* o = m.find("options")) ch.options = options(*o);
+    backend->validate(ch.options);
+    return ch;
+}
+
+Options Loader::options(const Item& it) const {
+    Map m(file_, it.node, "'options'", {});
+    Options out;
+    for (const Item& o : m.items()) {
+        if (!o.node.IsScalar())
+            fail_at(o.loc,
+                    "expected a scalar for option '" + o.name + "', got " + describe(o.node));
+        out[o.name] = OptionValue{o.node.Scalar(), o.loc};
+    }
+    return out;
+}
+
+std::vector<ProcessSpec> Loader::processes(const Item& it,
+                                           const std::vector<ChannelSpec>& ch) const {
+    if (!it.node.IsSequence())
+        fail_at(it.loc,
+                "expected a sequence of processes for 'processes', got " + describe(it.node));
+    if (it.node.size() == 0) fail_at(it.loc, "expected at least one process in 'processes'");
+    std::vector<ProcessSpec> out;
+    for (const Node& n : it.node) out.push_back(process(n, ch));
+    return out;
+}
+
+ProcessSpec Loader::process(const Node& n, const std::vector<ChannelSpec>& ch) const {
+    Map m(file_, n, "process", {"role", "name", "count", "channel", "input", "output", "workload"});
+    ProcessSpec p;
+    p.loc = m.loc();
+    const Item& role = m.need("role");
+    std::optional<Role> r = parse_role(scalar(role, "a role"));
+    if (!r)
+        fail_at(role.loc, "expected one of: producer, consumer, relay for 'role', got '" +
+                              role.node.Scalar() + "'");
+    p.role = *r;
+    if (const Item* f = m.find("name")) {
+        p.name = scalar(*f, "a process name");
+        if (!name_chars(p.name, false))
+            fail_at(f->loc,
+                    "invalid process name '" + p.name + "'; expected letters, digits, '_' or '-'");
+    }
+    if (const Item* f = m.find("count")) p.count = static_cast<int>(read_uint(*f, 1, kMaxCount));
+    endpoints(m, p, ch);
+    p.workload = workload(m, p.role);
+    return p;
+}
+
+void Loader::endpoints(const Map& m, ProcessSpec& p, const std::vector<ChannelSpec>& ch) const {
+    if (p.role == Role::kRelay) {
+        if (const Item* f = m.find("channel"))
+            fail_at(f->key_loc, "'channel' is not for a relay; a relay has 'input' and 'output'");
+        p.input = channel_ref(m.need("input"), ch);
+        const Item& out = m.need("output");
+        p.output = channel_ref(out, ch);
+        if (p.output == p.input)
+            fail_at(out.loc, "a relay's output must differ from its input '" + p.input + "'");
+        return;
+    }
+    for (const char* key : {"input", "output"})
+        if (const Item* f = m.find(key))
+            fail_at(f->key_loc, std::string("'") + key + "' is only for relays; a " +
+                                    role_name(p.role) + " has 'channel'");
+    p.channel = channel_ref(m.need("channel"), ch);
+}
+
+std::string Loader::channel_ref(const Item& it, const std::vector<ChannelSpec>& ch) const {
+    const std::string& name = scalar(it, "a channel name");
+    for (const ChannelSpec& c : ch)
+        if (c.name == name) return name;
+    std::vector<std::string> names;
+    for (const ChannelSpec& c : ch) names.push_back(c.name);
+    fail_at(it.loc, "unknown channel '" + name + "'; expected one of: " + join(names));
+}
+
+// Producers need exactly one of messages and duration.  Consumers and relays
+// take what arrives: they may set only start_delay and rate.
+Workload Loader::workload(const Map& proc, Role role) const {
+    Workload w;
+    w.loc = w.size.loc = proc.loc();
+    const bool producer = role == Role::kProducer;
+    const Item* it = proc.find("workload");
+    if (!it && producer)
+        fail_at(proc.loc(),
+                "missing key 'workload' in process; a producer needs "
+                "workload.messages or workload.duration");
+    if (!it) return w;
+    Map m(file_, it->node, "workload", {"messages", "duration", "size", "rate", "start_delay"});
+    w.loc = w.size.loc = m.loc();
+    for (const char* key : {"messages", "duration", "size"})
+        if (const Item* f = m.find(key); f && !producer)
+            fail_at(f->key_loc, std::string("'") + key + "' is not allowed for a " +
+                                    role_name(role) + "; it may set only start_delay and rate");
+    const Item* messages = m.find("messages");
+    const Item* duration = m.find("duration");
+    if (producer && !messages == !duration)
+        fail_at(m.loc(), messages ? "workload sets both 'messages' and 'duration'; expected one"
+                                  : "missing key 'messages' or 'duration' in workload; a "
+                                    "producer needs exactly one");
+    if (messages) w.messages = read_uint(*messages, 1, std::numeric_limits<std::uint64_t>::max());
+    if (duration) w.duration_s = read_duration(*duration, true);
+    if (const Item* f = m.find("size")) w.size = size(*f);
+    if (const Item* f = m.find("rate")) w.rate = read_number(*f, false);
+    if (const Item* f = m.find("start_delay")) w.start_delay_s = read_duration(*f, false);
+    return w;
+}
+
+SizeDist Loader::size(const Item& it) const {
+    SizeDist d;
+    d.loc = it.loc;
+    if (it.node.IsScalar()) {
+        d.min = d.max = read_msg_size(it);
+        return d;
+    }
+    if (!it.node.IsMap())
+        fail_at(it.loc,
+                "expected a size for 'size' (a number, {min, max} or {choices, weights}), "
+                "got " +
+                    describe(it.node));
+    Map m(file_, it.node, "size", {"min", "max", "choices", "weights"});
+    const bool uniform = m.find("min") || m.find("max");
+    const bool choice = m.find("choices") || m.find("weights");
+    if (uniform == choice)
+        fail_at(m.loc(), "expected either {min, max} or {choices, weights} for 'size'");
+    if (choice) return choice_size(m, d);
+    d.kind = SizeDist::Kind::kUniform;
+    d.min = read_msg_size(m.need("min"));
+    d.max = read_msg_size(m.need("max"));
+    if (d.min > d.max)
+        fail_at(m.loc(), "size min " + std::to_string(d.min) + " is greater than max " +
+                             std::to_string(d.max));
+    return d;
+}
+
+SizeDist Loader::choice_size(const Map& m, SizeDist d) const {
+    d.kind = SizeDist::Kind::kChoice;
+    const Item& choices = m.need("choices");
+    if (!choices.node.IsSequence() || choices.node.size() == 0)
+        fail_at(choices.loc, "expected a non-empty sequence of sizes for 'choices', got " +
+                                 describe(choices.node));
+    for (const Node& n : choices.node)
+        d.choices.push_back(read_msg_size(element(file_, "choices", n)));
+    d.weights.assign(d.choices.size(), 1.0);
+    if (const Item* w = m.find("weights")) {
+        if (!w->node.IsSequence() || w->node.size() != d.choices.size())
+            fail_at(w->loc, "expected " + std::to_string(d.choices.size()) +
+                                " weights for 'weights', one per choice, got " +
+                                (w->node.IsSequence() ? std::to_string(w->node.size())
+                                                      : describe(w->node)));
+        for (std::size_t i = 0; i < d.choices.size(); ++i) {
+            d.weights[i] = read_number(element(file_, "weights", w->node[i]), true);
+        }
+    }
+    d.min = d.smallest();
+    d.max = d.largest();
+    return d;
+}
+
+std::vector<Check> Loader::checks(const Item& it) const {
+    if (!it.node.IsSequence())
+        fail_at(it.loc,
+                "expected a sequence of check names for 'checks', got " + describe(it.node));
+    if (it.node.size() == 0)
+        fail_at(it.loc,
+                "expected at least one check in 'checks'; leave 'checks' out to use "
+                "each channel's contract");
+    std::vector<Check> out;
+    for (const Node& n : it.node) {
+        Item e = element(file_, "checks", n);
+        const std::string& name = scalar(e, "a check name");
+        std::optional<Check> c = parse_check(name);
+        if (!c)
+            fail_at(e.loc, "unknown check '" + name +
+                               "'; expected one of: lost, duplicated, corrupted, fifo");
+        if (std::find(out.begin(), out.end(), *c) != out.end())
+            fail_at(e.loc, "check '" + name + "' is listed twice");
+        out.push_back(*c);
+    }
+    return out;
+}
+
+std::string read_file(const std::string& path) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec))
+        throw ScenarioError(path, 0, 0, "is a directory, not a scenario file");
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (!f)
+        throw ScenarioError(path, 0, 0, "cannot open: " + std::generic_category().message(errno));
+    std::string text;
+    char buf[8192];
+    std::size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+    const bool failed = std::ferror(f);
+    const int err = errno;
+    std::fclose(f);
+    if (failed)
+        throw ScenarioError(path, 0, 0, "cannot read: " + std::generic_category().message(err));
+    return text;
+}
+
+}  // namespace
+
+const char* role_name(Role r) {
+    switch (r) {
+        case Role::kProducer:
+            return "producer";
+        case Role::kConsumer:
+            return "consumer";
+        case Role::kRelay:
+            return "relay";
+    }
+    return "?";
+}
+
+std::optional<Role> parse_role(const std::string& s) {
+    for (Role r : {Role::kProducer, Role::kConsumer, Role::kRelay})
+        if (s == role_name(r)) return r;
+    return std::nullopt;
+}
+
+const char* check_name(Check c) {
+    switch (c) {
+        case Check::kLost:
+            return "lost";
+        case Check::kDuplicated:
+            return "duplicated";
+        case Check::kCorrupted:
+            return "corrupted";
+        case Check::kFifo:
+            return "fifo";
+    }
+    return "?";
+}
+
+std::optional<Check> parse_check(const std::string& s) {
+    for (Check c : {Check::kLost, Check::kDuplicated, Check::kCorrupted, Check::kFifo})
+        if (s == check_name(c)) return c;
+    return std::nullopt;
+}
+
+std::uint32_t SizeDist::largest() const {
+    if (kind != Kind::kChoice) return max;
+    return choices.empty() ? 0 : *std::max_element(choices.begin(), choices.end());
+}
+
+std::uint32_t SizeDist::smallest() const {
+    if (kind != Kind::kChoice) return min;
+    return choices.empty() ? 0 : *std::min_element(choices.begin(), choices.end());
+}
+
+std::optional<double> parse_duration(const std::string& s) {
+    // Two-letter units first, so that "ms" is not read as "m" after "...s".
+    static constexpr std::pair<std::string_view, double> kUnits[] = {
+        {"ns", 1e-9}, {"us", 1e-6}, {"ms", 1e-3}, {"s", 1.0}, {"m", 60.0}, {"h", 3600.0}};
+    std::string_view num = s;
+    double scale = 1.0;
+    for (const auto& [suffix, factor] : kUnits) {
+        if (num.ends_with(suffix)) {
+            num.remove_suffix(suffix.size());
+            scale = factor;
+            break;
+        }
+    }
+    double v = 0;
+    auto [end, ec] = std::from_chars(num.data(), num.data() + num.size(), v);
+    if (num.empty() || ec != std::errc() || end != num.data() + num.size()) return std::nullopt;
+    v *= scale;
+    if (!std::isfinite(v) || std::signbit(v)) return std::nullopt;
+    return v;
+}
+
+Scenario load_scenario_text(const std::string& text, const std::string& name_for_errors) {
+    const std::string& file = name_for_errors;
+    Scenario s;
+    try {
+        std::vector<Node> docs = YAML::LoadAll(text);
+        if (docs.size() > 1)
+            fail_at(to_loc(file, docs[1].Mark()),
+                    "expected one YAML document, found " + std::to_string(docs.size()));
+        s = Loader(file).scenario(docs.empty() ? Node() : docs[0]);
+    } catch (const YAML::Exception& e) {
+        const YAML::Mark& m = e.mark;
+        throw ScenarioError(file, m.line < 0 ? 1 : m.line + 1, m.line < 0 ? 1 : m.column + 1,
+                            "YAML syntax error: " + e.msg);
+    }
+    s.text = text;
+    validate_scenario(s);
+    return s;
+}
+
+Scenario load_scenario(const std::string& path) {
+    return load_scenario_text(read_file(path), path);
+}
+
+std::vector<std::string> scenario_files(const std::string& path) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    fs::file_status st = fs::status(path, ec);
+    if (!fs::exists(st)) throw ScenarioError(path, 0, 0, "no such file or directory");
+    if (!fs::is_directory(st)) return {path};
+    std::vector<std::string> out;
+    fs::recursive_directory_iterator it(path, ec), end;
+    for (; !ec && it != end; it.increment(ec)) {
+        const fs::path& p = it->path();
+        std::error_code ec2;
+        if ((p.extension() == ".yaml" || p.extension() == ".yml") && it->is_regular_file(ec2))
+            out.push_back(p.string());
+    }
+    if (ec) throw ScenarioError(path, 0, 0, "cannot list directory: " + ec.message());
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+}  // namespace ipct

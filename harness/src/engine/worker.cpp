@@ -1,0 +1,100 @@
+#include "ipctorture/worker.hpp"
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <memory>
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "ipctorture/backend.hpp"
+#include "ipctorture/bench.hpp"
+#include "ipctorture/event_log.hpp"
+#include "ipctorture/logging.hpp"
+#include "ipctorture/roles.hpp"
+
+namespace ipct {
+
+namespace {
+
+Plan read_plan(const std::string& run_dir) {
+    std::ifstream in(run_dir + "/plan.json");
+    if (!in) IPCT_FAIL_ERRNO("cannot read " + run_dir + "/plan.json");
+    nlohmann::json j;
+    try {
+        in >> j;
+    } catch (const nlohmann::json::exception& e) {
+        IPCT_FAIL(std::string("bad plan.json: ") + e.what());
+    }
+    return plan_from_json(j);
+}
+
+ChannelSetup setup_for(const Plan& plan, std::uint32_t c) {
+    const PlannedChannel& ch = plan.channels.at(c);
+    return ChannelSetup{plan.run_dir, plan.run_id, ch.name, ch.index, ch.options};
+}
+
+std::unique_ptr<Endpoint> open_endpoint(const Plan& plan, std::uint32_t c, Direction d,
+                                        EventLogWriter& log) {
+    const PlannedChannel& ch = plan.channels.at(c);
+    Backend* b = find_backend(ch.backend);
+    if (!b) IPCT_FAIL("unknown backend in plan: " + ch.backend);
+    Record* r = log.begin(Op::kOpen, static_cast<std::uint16_t>(c));
+    r->aux = d == Direction::kRead ? 0 : 1;
+    auto ep = b->open(setup_for(plan, c), ch.state, d);
+    EventLogWriter::end(r, Status::kOk);
+    return ep;
+}
+
+// Start barrier: announce readiness, then block until the orchestrator
+// closes the go pipe (read returns 0).  A dead orchestrator also closes it,
+// but PR_SET_PDEATHSIG has killed us by then.
+void barrier(int ready_fd, int go_fd) {
+    char b = 'r';
+    if (write_full(ready_fd, &b, 1).err) IPCT_FAIL_ERRNO("barrier: write ready");
+    ::close(ready_fd);
+    IoResult r = read_full(go_fd, &b, 1);
+    if (!r.eof()) IPCT_FAIL("barrier: expected end-of-file on the go pipe");
+    ::close(go_fd);
+}
+
+std::uint64_t expected_records(const PlannedProcess& p) {
+    return std::min<std::uint64_t>(p.workload.messages * 2 + 64, std::uint64_t{1} << 22);
+}
+
+}  // namespace
+
+int worker_main(const WorkerArgs& a) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (a.parent != 0 && ::getppid() != a.parent) return 3;  // orphaned before the prctl
+    ::signal(SIGPIPE, SIG_IGN);  // EPIPE is an outcome to record, not a way to die
+    init_logging("worker");
+    apply_bench_placement(a.process);
+    try {
+        const Plan plan = read_plan(a.run_dir);
+        const PlannedProcess& self = plan.processes.at(a.process);
+        spdlog::set_pattern("[%H:%M:%S.%e] [%n] [pid %P] [" + self.name + "] %l: %v");
+        EventLogWriter log(event_log_path(a.run_dir, a.process), a.process,
+                           expected_records(self));
+        std::unique_ptr<Endpoint> in, out;
+        if (self.in_channel != kNoChannel)
+            in = open_endpoint(plan, self.in_channel, Direction::kRead, log);
+        if (self.out_channel != kNoChannel)
+            out = open_endpoint(plan, self.out_channel, Direction::kWrite, log);
+        barrier(a.ready_fd, a.go_fd);
+        log.mark(Op::kStart, 0);
+        Payload payload(plan.seed);
+        RoleContext ctx{&plan, &self, &log, &payload, in.get(), out.get()};
+        const int rc = run_role(ctx);
+        log.mark(Op::kExit, 0, static_cast<std::uint32_t>(rc));
+        return rc;
+    } catch (const std::exception& e) {
+        spdlog::error("{}", e.what());
+        return 3;
+    }
+}
+
+}  // namespace ipct

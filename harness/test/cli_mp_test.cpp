@@ -1,0 +1,260 @@
+// End-to-end: the real binary on real scenarios, asserting on verdicts, exit
+// statuses, reports and on what is left behind.  Every wait is bounded; none
+// is a pass condition.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <nlohmann/json.hpp>
+
+#include "test_util.hpp"
+
+namespace fs = std::filesystem;
+using namespace ipct::test;
+using std::chrono::seconds;
+
+namespace {
+
+// Files under root that a run must never leave: FIFOs, sockets, lock files.
+std::vector<std::string> ipc_leftovers(const std::string& root) {
+    std::vector<std::string> v;
+    for (auto& e : fs::recursive_directory_iterator(root)) {
+        auto st = e.symlink_status().type();
+        const std::string name = e.path().filename().string();
+        if (st == fs::file_type::fifo || st == fs::file_type::socket ||
+            name.ends_with(".lock"))
+            v.push_back(e.path().string());
+    }
+    return v;
+}
+
+std::string write_file(const std::string& dir, const std::string& name, const std::string& text) {
+    const std::string p = dir + "/" + name;
+    std::ofstream(p) << text;
+    return p;
+}
+
+const char* kLongScenario = R"(name: long-fifo
+seed: 9
+timeout: 120s
+channels:
+  data: {backend: fifo}
+processes:
+  - role: producer
+    channel: data
+    workload: {duration: 60s, rate: 2000, size: 256}
+  - role: consumer
+    channel: data
+)";
+
+// Waits (bounded) until the single run directory under root lists n live workers.
+std::vector<int> wait_for_workers(const std::string& root, std::size_t n) {
+    for (int i = 0; i < 2000; ++i) {
+        for (auto& e : fs::directory_iterator(root)) {
+            std::ifstream in(e.path() / "workers");
+            std::vector<int> pids;
+            for (int p; in >> p;) pids.push_back(p);
+            bool alive = pids.size() == n;
+            for (int p : pids) alive = alive && process_alive(p);
+            if (alive && fs::exists(e.path() / "events.0.log")) return pids;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return {};
+}
+
+nlohmann::json read_json(const std::string& p) { return nlohmann::json::parse(slurp(p)); }
+
+}  // namespace
+
+TEST(Cli, SmokeSuitePassesAndLeavesNothing) {
+    TempDir root, scratch;
+    auto r = run_binary({"run", source("scenarios/smoke")}, root.path, scratch.path);
+    ASSERT_FALSE(r.timed_out);
+    EXPECT_EQ(r.status, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find("PASS"), std::string::npos);
+    EXPECT_EQ(r.out.find("FAIL"), std::string::npos) << r.out;
+    EXPECT_TRUE(root.entries().empty()) << "a passing run must remove its run directory";
+}
+
+TEST(Cli, ZooFailsWithCorruptedMessagesInJson) {
+    TempDir root, scratch;
+    const std::string json = scratch.path + "/report.json";
+    auto r = run_binary({"run", source("scenarios/zoo"), "--json", json}, root.path, scratch.path);
+    ASSERT_FALSE(r.timed_out);
+    EXPECT_EQ(r.status, 1) << r.out << r.err;
+    auto j = read_json(json);
+    EXPECT_EQ(j["ipctorture_report"], 1);
+    ASSERT_GE(j["scenarios"].size(), 3u);
+    for (auto& s : j["scenarios"]) {
+        EXPECT_EQ(s["verdict"], "FAIL") << s["name"];
+        EXPECT_EQ(s["counts"]["lost"], 0) << "interleaving is corruption, not loss: " << s["name"];
+        bool corrupted = false;
+        for (auto& f : s["findings"]) {
+            if (f["kind"] != "corrupted") continue;
+            corrupted = true;
+            EXPECT_TRUE(f["message"].contains("origin"));
+            EXPECT_TRUE(f["message"].contains("seq"));
+            EXPECT_FALSE(f["evidence"].empty());
+        }
+        EXPECT_TRUE(corrupted) << s["name"];
+        EXPECT_NE(s["reproduce"].get<std::string>().find("--seed"), std::string::npos);
+    }
+    EXPECT_TRUE(ipc_leftovers(root.path).empty());
+    auto c = run_binary({"clean"}, root.path, scratch.path);
+    EXPECT_EQ(c.status, 0) << c.err;
+    EXPECT_TRUE(root.entries().empty());
+}
+
+TEST(Cli, MalformedScenarioExits2WithLocation) {
+    TempDir root, scratch;
+    const std::string f = write_file(scratch.path, "bad.yaml",
+                                     "name: bad\nchannels:\n  data:\n    backend: pipe\n"
+                                     "    colour: red\nprocesses: []\n");
+    auto r = run_binary({"run", f}, root.path, scratch.path);
+    EXPECT_EQ(r.status, 2) << r.err;
+    EXPECT_NE(r.err.find(f + ":5:5"), std::string::npos) << r.err;
+    auto v = run_binary({"validate", f}, root.path, scratch.path);
+    EXPECT_EQ(v.status, 2);
+    EXPECT_TRUE(root.entries().empty());
+}
+
+TEST(Cli, EveryBundledScenarioValidates) {
+    TempDir root, scratch;
+    auto r = run_binary({"validate", source("scenarios")}, root.path, scratch.path);
+    EXPECT_EQ(r.status, 0) << r.out << r.err;
+}
+
+TEST(Cli, UsageErrorExits2) {
+    TempDir root, scratch;
+    EXPECT_EQ(run_binary({"frobnicate"}, root.path, scratch.path).status, 2);
+    EXPECT_EQ(run_binary({"run"}, root.path, scratch.path).status, 2);
+    EXPECT_EQ(run_binary({"explain", "carrier-pigeon"}, root.path, scratch.path).status, 2);
+}
+
+TEST(Cli, ListAndExplain) {
+    TempDir root, scratch;
+    auto l = run_binary({"list", "backends"}, root.path, scratch.path);
+    EXPECT_EQ(l.status, 0);
+    EXPECT_NE(l.out.find("pipe"), std::string::npos);
+    EXPECT_NE(l.out.find("fifo"), std::string::npos);
+    auto e = run_binary({"explain", "pipe"}, root.path, scratch.path);
+    EXPECT_EQ(e.status, 0);
+    EXPECT_NE(e.out.find("PIPE_BUF = 4096"), std::string::npos) << e.out;
+    EXPECT_NE(e.out.find("pipe-max-size"), std::string::npos);
+}
+
+TEST(Cli, SigkillOfHarnessLeavesNoWorkerAndCleanRemovesEverything) {
+    TempDir root, scratch;
+    const std::string f = write_file(scratch.path, "long.yaml", kLongScenario);
+    pid_t h = spawn_binary({"run", f}, root.path, scratch.path + "/o", scratch.path + "/e");
+    auto pids = wait_for_workers(root.path, 2);
+    ASSERT_EQ(pids.size(), 2u) << slurp(scratch.path + "/e");
+    ::kill(h, SIGKILL);
+    wait_bounded(h, seconds(30));
+    for (int i = 0; i < 1000 && (process_alive(pids[0]) || process_alive(pids[1])); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_FALSE(process_alive(pids[0]));
+    EXPECT_FALSE(process_alive(pids[1]));
+    EXPECT_FALSE(ipc_leftovers(root.path).empty()) << "the FIFO a killed run leaves behind";
+    auto c = run_binary({"clean"}, root.path, scratch.path);
+    EXPECT_EQ(c.status, 0) << c.err;
+    EXPECT_NE(c.out.find("removed"), std::string::npos);
+    EXPECT_TRUE(root.entries().empty());
+}
+
+TEST(Cli, SigintStopsTheRunAndReportsWhatRan) {
+    TempDir root, scratch;
+    const std::string f = write_file(scratch.path, "long.yaml", kLongScenario);
+    const std::string json = scratch.path + "/r.json";
+    pid_t h = spawn_binary({"run", f, "--json", json}, root.path, scratch.path + "/o",
+                           scratch.path + "/e");
+    auto pids = wait_for_workers(root.path, 2);
+    ASSERT_EQ(pids.size(), 2u);
+    ::kill(h, SIGINT);
+    EXPECT_EQ(wait_bounded(h, seconds(60)), 130) << slurp(scratch.path + "/e");
+    EXPECT_FALSE(process_alive(pids[0]));
+    EXPECT_FALSE(process_alive(pids[1]));
+    EXPECT_NE(slurp(scratch.path + "/o").find("INTERRUPTED"), std::string::npos);
+    auto j = read_json(json);
+    auto& s = j["scenarios"][0];
+    EXPECT_EQ(s["verdict"], "INTERRUPTED");
+    EXPECT_EQ(s["counts"]["lost"], 0) << "an interrupted run proves nothing lost";
+    EXPECT_GT(s["channels"][0]["received"].get<long>(), 0);
+    EXPECT_TRUE(ipc_leftovers(root.path).empty());
+    run_binary({"clean"}, root.path, scratch.path);
+    EXPECT_TRUE(root.entries().empty());
+}
+
+TEST(Cli, WatchdogReportsHangWithLastOperation) {
+    TempDir root, scratch;
+    std::string text = kLongScenario;
+    text.replace(text.find("timeout: 120s"), 13, "timeout: 1s");
+    const std::string f = write_file(scratch.path, "hang.yaml", text);
+    const std::string json = scratch.path + "/r.json";
+    auto r = run_binary({"run", f, "--json", json}, root.path, scratch.path);
+    EXPECT_EQ(r.status, 1) << r.out << r.err;
+    auto j = read_json(json);
+    auto& s = j["scenarios"][0];
+    EXPECT_EQ(s["counts"]["hang"], 2);
+    EXPECT_EQ(s["counts"]["lost"], 0);
+    for (auto& fd : s["findings"]) {
+        if (fd["kind"] != "hang") continue;
+        ASSERT_FALSE(fd["evidence"].empty());
+    }
+    EXPECT_TRUE(ipc_leftovers(root.path).empty());
+}
+
+TEST(Cli, KilledConsumerIsACrashNotALoss) {
+    TempDir root, scratch;
+    const std::string f = write_file(scratch.path, "long.yaml", kLongScenario);
+    const std::string json = scratch.path + "/r.json";
+    pid_t h = spawn_binary({"run", f, "--json", json}, root.path, scratch.path + "/o",
+                           scratch.path + "/e");
+    auto pids = wait_for_workers(root.path, 2);
+    ASSERT_EQ(pids.size(), 2u);
+    ::kill(pids[1], SIGKILL);  // the consumer (plan order: producer, consumer)
+    EXPECT_EQ(wait_bounded(h, seconds(90)), 1) << slurp(scratch.path + "/e");
+    auto j = read_json(json);
+    auto& s = j["scenarios"][0];
+    EXPECT_EQ(s["counts"]["crash"], 1);
+    EXPECT_EQ(s["counts"]["lost"], 0);
+    EXPECT_EQ(s["counts"]["corrupted"], 0);
+    run_binary({"clean"}, root.path, scratch.path);
+}
+
+TEST(Cli, CheckRejudgesAKeptRun) {
+    TempDir root, scratch;
+    const std::string json = scratch.path + "/run.json", json2 = scratch.path + "/check.json";
+    auto r = run_binary({"run", source("scenarios/zoo/pipe-fan-in-interleave.yaml"), "--json",
+                         json},
+                        root.path, scratch.path);
+    ASSERT_EQ(r.status, 1) << r.err;
+    auto a = read_json(json)["scenarios"][0];
+    ASSERT_TRUE(a["run_dir"].is_string());
+    auto c = run_binary({"check", a["run_dir"], "--json", json2}, root.path, scratch.path);
+    EXPECT_EQ(c.status, 1) << c.err;
+    auto b = read_json(json2)["scenarios"][0];
+    EXPECT_EQ(a["counts"], b["counts"]);
+    EXPECT_EQ(a["channels"], b["channels"]);
+    run_binary({"clean"}, root.path, scratch.path);
+}
+
+TEST(Cli, SameSeedSameWorkload) {
+    TempDir root, scratch;
+    const std::string f = source("scenarios/smoke/pipe-one-to-one.yaml");
+    auto r1 = run_binary({"run", f, "--seed", "77", "--json", scratch.path + "/1.json"},
+                         root.path, scratch.path);
+    auto r2 = run_binary({"run", f, "--seed", "77", "--json", scratch.path + "/2.json"},
+                         root.path, scratch.path);
+    auto r3 = run_binary({"run", f, "--seed", "78", "--json", scratch.path + "/3.json"},
+                         root.path, scratch.path);
+    ASSERT_EQ(r1.status, 0);
+    ASSERT_EQ(r2.status, 0);
+    ASSERT_EQ(r3.status, 0);
+    auto bytes = [&](const char* n) {
+        return read_json(scratch.path + n)["scenarios"][0]["channels"][0]["bytes_received"]
+            .get<std::uint64_t>();
+    };
+    EXPECT_EQ(bytes("/1.json"), bytes("/2.json"));
+    EXPECT_NE(bytes("/1.json"), bytes("/3.json"));
+}
