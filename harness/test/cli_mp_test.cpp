@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ipctorture/event_log.hpp"
 #include "test_util.hpp"
 
 namespace fs = std::filesystem;
@@ -55,7 +56,10 @@ std::vector<int> wait_for_workers(const std::string& root, std::size_t n) {
             for (int p; in >> p;) pids.push_back(p);
             bool alive = pids.size() == n;
             for (int p : pids) alive = alive && process_alive(p);
-            if (alive && fs::exists(e.path() / "events.0.log")) return pids;
+            // Started for real: the consumer (process 1) has received something.
+            const auto log = e.path() / "events.1.log";
+            if (alive && fs::exists(log) && ipct::EventLogReader(log.string()).size() > 8)
+                return pids;
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }

@@ -61,10 +61,16 @@ EventLogWriter::EventLogWriter(const std::string& path, std::uint32_t process,
     if (fd_ < 0) IPCT_FAIL_ERRNO("cannot create event log " + path);
     if (initial_capacity < 1024) initial_capacity = 1024;
     map_len_ = bytes_for(initial_capacity);
-    if (::ftruncate(fd_, static_cast<off_t>(map_len_)) != 0)
-        IPCT_FAIL_ERRNO("cannot size event log " + path);
-    void* p = ::mmap(nullptr, map_len_, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
-    if (p == MAP_FAILED) IPCT_FAIL_ERRNO("cannot map event log " + path);
+    void* p = MAP_FAILED;
+    if (::ftruncate(fd_, static_cast<off_t>(map_len_)) == 0)
+        p = ::mmap(nullptr, map_len_, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
+    if (p == MAP_FAILED) {
+        const int err = errno;
+        ::close(fd_);  // a throwing constructor gets no destructor
+        fd_ = -1;
+        errno = err;
+        IPCT_FAIL_ERRNO("cannot size or map event log " + path);
+    }
     hdr_ = static_cast<LogFileHeader*>(p);
     recs_ = reinterpret_cast<Record*>(hdr_ + 1);
     hdr_->magic = kLogMagic;

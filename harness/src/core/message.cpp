@@ -36,7 +36,7 @@ Payload::Payload(std::uint64_t run_seed) : seed_(mix64(run_seed ^ 0x5eed5eed5eed
 }
 
 std::uint64_t Payload::key(std::uint32_t origin, std::uint64_t seq) const {
-    return mix64(seed_ ^ mix64((std::uint64_t{origin} << 40) ^ seq ^ (seq >> 24)));
+    return mix64(seed_ ^ mix64(seq ^ mix64(std::uint64_t{origin} + 0x6f726967696eull)));
 }
 
 std::uint64_t Payload::header_checksum(const MsgHeader& h) const {
