@@ -56,8 +56,8 @@ std::uint64_t option_uint(const Options& o, const std::string& key, std::uint64_
     auto it = o.find(key);
     if (it == o.end()) return def;
     const std::string& t = it->second.text;
-    const std::string range = "an integer in [" + std::to_string(min) + ", " +
-                              std::to_string(max) + "]";
+    const std::string range =
+        "an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]";
     if (t.empty() || !std::all_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; }))
         bad_option(it->second, key, range);
     errno = 0;
@@ -75,8 +75,8 @@ std::string option_string(const Options& o, const std::string& key, const std::s
 void option_reject_unknown(const Options& o, std::initializer_list<const char*> known) {
     for (const auto& [k, v] : o) {
         // An init-capture: clang before 16 cannot capture a structured binding.
-        bool ok = std::any_of(known.begin(), known.end(),
-                              [&key = k](const char* n) { return key == n; });
+        bool ok =
+            std::any_of(known.begin(), known.end(), [&key = k](const char* n) { return key == n; });
         if (ok) continue;
         std::string list;
         for (const char* n : known) list += (list.empty() ? "" : ", ") + std::string(n);

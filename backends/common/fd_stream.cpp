@@ -51,7 +51,9 @@ FdStreamEndpoint::FdStreamEndpoint(int fd, const std::string& lock_file, bool pa
     }
 }
 
-FdStreamEndpoint::~FdStreamEndpoint() { close(); }
+FdStreamEndpoint::~FdStreamEndpoint() {
+    close();
+}
 
 void FdStreamEndpoint::close() {
     if (fd_ >= 0) ::close(fd_);
@@ -126,8 +128,10 @@ IoResult FdStreamEndpoint::receive_frame() {
     }
     lock(lock_fd_, LOCK_UN);
     if (r.eof() && r.done > 0) r.err = 0;  // a truncated frame: hand over what came
-    if (!r.ok()) bounce_.clear();
-    else bounce_.resize(r.done);
+    if (!r.ok())
+        bounce_.clear();
+    else
+        bounce_.resize(r.done);
     return r;
 }
 

@@ -30,7 +30,7 @@ StreamOptions parse_stream_options(const Options& o, bool allow_packet);
 std::string lock_path(const ChannelSetup& ch, const char* which);
 
 class FdStreamEndpoint : public Endpoint {
-public:
+  public:
     // Takes ownership of fd.  lock_file is the path to flock, or empty.
     FdStreamEndpoint(int fd, const std::string& lock_file, bool packet, std::size_t max_message);
     ~FdStreamEndpoint() override;
@@ -38,9 +38,9 @@ public:
     IoResult receive(std::span<std::byte> buf) override;
     void close() override;
 
-private:
-    IoResult receive_frame();     // read_lock: exactly one frame into bounce_
-    IoResult receive_packet();    // packet mode: one packet into bounce_
+  private:
+    IoResult receive_frame();   // read_lock: exactly one frame into bounce_
+    IoResult receive_packet();  // packet mode: one packet into bounce_
     IoResult drain_bounce(std::span<std::byte> buf);
     int fd_;
     int lock_fd_ = -1;

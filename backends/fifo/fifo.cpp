@@ -19,7 +19,9 @@ namespace {
 
 constexpr std::size_t kMaxMessage = 1 << 20;
 
-std::string fifo_path(const ChannelSetup& ch) { return ch.run_dir + "/" + ch.name + ".fifo"; }
+std::string fifo_path(const ChannelSetup& ch) {
+    return ch.run_dir + "/" + ch.name + ".fifo";
+}
 
 int open_reader(const std::string& path, std::size_t capacity) {
     int fd = retry_eintr([&] { return ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC); });
@@ -43,7 +45,7 @@ int open_writer(const std::string& path, bool packet) {
 }
 
 class FifoBackend final : public Backend {
-public:
+  public:
     std::string_view name() const override { return "fifo"; }
     std::string_view summary() const override {
         return "named pipe (mkfifo) in the run directory, opened by path";
@@ -56,8 +58,9 @@ public:
         c.fifo = true;
         c.lossless = true;
         c.max_message = s.packet ? PIPE_BUF : kMaxMessage;
-        c.notes = "as pipe: writes of at most PIPE_BUF (4096) bytes are atomic; larger writes "
-                  "from several writers may interleave unless write_lock is set";
+        c.notes =
+            "as pipe: writes of at most PIPE_BUF (4096) bytes are atomic; larger writes "
+            "from several writers may interleave unless write_lock is set";
         return c;
     }
     void validate(const Options& o) const override { parse_stream_options(o, true); }

@@ -19,7 +19,7 @@ namespace {
 constexpr std::size_t kMaxMessage = 1 << 20;
 
 class PipeBackend final : public Backend {
-public:
+  public:
     std::string_view name() const override { return "pipe"; }
     std::string_view summary() const override {
         return "anonymous pipe (pipe2), inherited by the workers";
@@ -32,8 +32,9 @@ public:
         c.fifo = true;
         c.lossless = true;
         c.max_message = s.packet ? PIPE_BUF : kMaxMessage;
-        c.notes = "writes of at most PIPE_BUF (4096) bytes are atomic; larger writes from "
-                  "several writers may interleave unless write_lock is set";
+        c.notes =
+            "writes of at most PIPE_BUF (4096) bytes are atomic; larger writes from "
+            "several writers may interleave unless write_lock is set";
         return c;
     }
     void validate(const Options& o) const override { parse_stream_options(o, true); }
@@ -49,10 +50,10 @@ public:
         if (int e = set_pipe_capacity(fds[1], s.capacity)) {
             ::close(fds[0]);
             ::close(fds[1]);
-            throw EnvironmentError("channel '" + ch.name + "': cannot set pipe capacity to " +
-                                   std::to_string(s.capacity) + ": " + errno_name(e) +
-                                   " (limit /proc/sys/fs/pipe-max-size = " +
-                                   std::to_string(pipe_max_size()) + ")");
+            throw EnvironmentError(
+                "channel '" + ch.name + "': cannot set pipe capacity to " +
+                std::to_string(s.capacity) + ": " + errno_name(e) +
+                " (limit /proc/sys/fs/pipe-max-size = " + std::to_string(pipe_max_size()) + ")");
         }
         return {{"read_fd", fds[0]}, {"write_fd", fds[1]}};
     }

@@ -1,3 +1,5 @@
 #include "ipctorture/cli.hpp"
 
-int main(int argc, char** argv) { return ipct::cli_main(argc, argv); }
+int main(int argc, char** argv) {
+    return ipct::cli_main(argc, argv);
+}

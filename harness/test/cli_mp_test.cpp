@@ -21,8 +21,7 @@ std::vector<std::string> ipc_leftovers(const std::string& root) {
     for (auto& e : fs::recursive_directory_iterator(root)) {
         auto st = e.symlink_status().type();
         const std::string name = e.path().filename().string();
-        if (st == fs::file_type::fifo || st == fs::file_type::socket ||
-            name.ends_with(".lock"))
+        if (st == fs::file_type::fifo || st == fs::file_type::socket || name.ends_with(".lock"))
             v.push_back(e.path().string());
     }
     return v;
@@ -66,7 +65,9 @@ std::vector<int> wait_for_workers(const std::string& root, std::size_t n) {
     return {};
 }
 
-nlohmann::json read_json(const std::string& p) { return nlohmann::json::parse(slurp(p)); }
+nlohmann::json read_json(const std::string& p) {
+    return nlohmann::json::parse(slurp(p));
+}
 
 }  // namespace
 
@@ -229,9 +230,9 @@ TEST(Cli, KilledConsumerIsACrashNotALoss) {
 TEST(Cli, CheckRejudgesAKeptRun) {
     TempDir root, scratch;
     const std::string json = scratch.path + "/run.json", json2 = scratch.path + "/check.json";
-    auto r = run_binary({"run", source("scenarios/zoo/pipe-fan-in-interleave.yaml"), "--json",
-                         json},
-                        root.path, scratch.path);
+    auto r =
+        run_binary({"run", source("scenarios/zoo/pipe-fan-in-interleave.yaml"), "--json", json},
+                   root.path, scratch.path);
     ASSERT_EQ(r.status, 1) << r.err;
     auto a = read_json(json)["scenarios"][0];
     ASSERT_TRUE(a["run_dir"].is_string());
@@ -246,12 +247,12 @@ TEST(Cli, CheckRejudgesAKeptRun) {
 TEST(Cli, SameSeedSameWorkload) {
     TempDir root, scratch;
     const std::string f = source("scenarios/smoke/pipe-one-to-one.yaml");
-    auto r1 = run_binary({"run", f, "--seed", "77", "--json", scratch.path + "/1.json"},
-                         root.path, scratch.path);
-    auto r2 = run_binary({"run", f, "--seed", "77", "--json", scratch.path + "/2.json"},
-                         root.path, scratch.path);
-    auto r3 = run_binary({"run", f, "--seed", "78", "--json", scratch.path + "/3.json"},
-                         root.path, scratch.path);
+    auto r1 = run_binary({"run", f, "--seed", "77", "--json", scratch.path + "/1.json"}, root.path,
+                         scratch.path);
+    auto r2 = run_binary({"run", f, "--seed", "77", "--json", scratch.path + "/2.json"}, root.path,
+                         scratch.path);
+    auto r3 = run_binary({"run", f, "--seed", "78", "--json", scratch.path + "/3.json"}, root.path,
+                         scratch.path);
     ASSERT_EQ(r1.status, 0);
     ASSERT_EQ(r2.status, 0);
     ASSERT_EQ(r3.status, 0);

@@ -90,8 +90,8 @@ inline int wait_bounded(pid_t pid, std::chrono::seconds limit, bool* timed_out =
 }
 
 inline CmdResult run_binary(const std::vector<std::string>& args, const std::string& run_root,
-                            const std::string& scratch, std::chrono::seconds limit =
-                                                            std::chrono::seconds(120)) {
+                            const std::string& scratch,
+                            std::chrono::seconds limit = std::chrono::seconds(120)) {
     const std::string o = scratch + "/stdout", e = scratch + "/stderr";
     pid_t pid = spawn_binary(args, run_root, o, e);
     CmdResult r;
@@ -109,6 +109,8 @@ inline bool process_alive(int pid) {
     return !(p != std::string::npos && p + 2 < stat.size() && stat[p + 2] == 'Z');
 }
 
-inline std::string source(const std::string& rel) { return std::string(IPCT_SOURCE_DIR) + "/" + rel; }
+inline std::string source(const std::string& rel) {
+    return std::string(IPCT_SOURCE_DIR) + "/" + rel;
+}
 
 }  // namespace ipct::test

@@ -12,12 +12,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "ipctorture/errors.hpp"
 #include "ipctorture/scenario.hpp"
@@ -39,13 +38,13 @@ struct Contract {
 struct ChannelSetup {
     std::string run_dir;
     std::string run_id;
-    std::string name;        // channel name from the scenario
+    std::string name;  // channel name from the scenario
     std::uint32_t index = 0;
     Options options;
 };
 
 class Endpoint {
-public:
+  public:
     virtual ~Endpoint() = default;
     // Sends one whole message (resuming short writes, retrying EINTR).
     virtual IoResult send(std::span<const std::byte> msg) = 0;
@@ -59,7 +58,7 @@ public:
 };
 
 class Backend {
-public:
+  public:
     virtual ~Backend() = default;
     virtual std::string_view name() const = 0;
     virtual std::string_view summary() const = 0;

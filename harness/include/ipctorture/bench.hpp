@@ -9,9 +9,8 @@
 // CPUs actually used are printed beside every figure.
 #pragma once
 
-#include <string>
-
 #include <CLI/App.hpp>
+#include <string>
 
 namespace ipct {
 

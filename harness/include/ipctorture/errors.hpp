@@ -27,7 +27,7 @@ enum ExitStatus : int {
 };
 
 class ScenarioError : public std::runtime_error {
-public:
+  public:
     ScenarioError(std::string file, int line, int column, const std::string& what)
         : std::runtime_error(format(file, line, column, what)),
           file_(std::move(file)),
@@ -37,7 +37,7 @@ public:
     int line() const { return line_; }
     int column() const { return column_; }
 
-private:
+  private:
     static std::string format(const std::string& f, int l, int c, const std::string& w) {
         return f + ":" + std::to_string(l) + ":" + std::to_string(c) + ": " + w;
     }
@@ -47,23 +47,23 @@ private:
 };
 
 class EnvironmentError : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
 class HarnessError : public std::runtime_error {
-public:
+  public:
     HarnessError(const char* file, int line, const std::string& what, int err = 0);
     int err() const { return err_; }
 
-private:
+  private:
     int err_;
 };
 
 #define IPCT_FAIL(what) throw ::ipct::HarnessError(__FILE__, __LINE__, (what), 0)
 #define IPCT_FAIL_ERRNO(what) throw ::ipct::HarnessError(__FILE__, __LINE__, (what), errno)
-#define IPCT_CHECK(cond, what)       \
-    do {                             \
+#define IPCT_CHECK(cond, what)        \
+    do {                              \
         if (!(cond)) IPCT_FAIL(what); \
     } while (0)
 

@@ -19,17 +19,17 @@ namespace ipct {
 
 enum class Op : std::uint8_t {
     kNone = 0,
-    kSend = 1,        // origin/seq/size/prio: the message sent
-    kRecv = 2,        // origin/seq/size/prio: the message received (status kOk)
-                      // or received damaged (status kCorrupt, aux = Verdict,
-                      // extra = first bad offset)
-    kGarbage = 3,     // bytes that could not be attributed to any message; size = count
-    kDrained = 4,     // consumer saw the end of the channel: nothing more will come
-    kStart = 5,       // role passed the start barrier
-    kExit = 6,        // role finished; aux = exit code the worker will return
-    kOpen = 7,        // channel endpoint opened (status, err)
-    kClose = 8,       // channel endpoint closed
-    kNote = 9,        // free marker for a role (aux says what)
+    kSend = 1,           // origin/seq/size/prio: the message sent
+    kRecv = 2,           // origin/seq/size/prio: the message received (status kOk)
+                         // or received damaged (status kCorrupt, aux = Verdict,
+                         // extra = first bad offset)
+    kGarbage = 3,        // bytes that could not be attributed to any message; size = count
+    kDrained = 4,        // consumer saw the end of the channel: nothing more will come
+    kStart = 5,          // role passed the start barrier
+    kExit = 6,           // role finished; aux = exit code the worker will return
+    kOpen = 7,           // channel endpoint opened (status, err)
+    kClose = 8,          // channel endpoint closed
+    kNote = 9,           // free marker for a role (aux says what)
     kWorkerStatus = 10,  // orchestrator log: a worker ended; aux = wait status, seq = process index
     kHang = 11,          // orchestrator log: watchdog killed a worker; seq = process index
     kInterrupted = 12,   // orchestrator log: the run was stopped by SIGINT/SIGTERM
@@ -55,8 +55,8 @@ struct Record {
     std::uint16_t channel;  // index into the plan's channels
     Op op;
     Status status;
-    std::int32_t err;       // errno for kError
-    std::uint32_t extra;    // op-specific
+    std::int32_t err;     // errno for kError
+    std::uint32_t extra;  // op-specific
 };
 static_assert(sizeof(Record) == 48);
 
@@ -65,9 +65,9 @@ inline constexpr std::uint64_t kLogMagic = 0x31474f4c54435049ull;  // "IPCTLOG1"
 struct LogFileHeader {
     std::uint64_t magic;
     std::uint32_t version;
-    std::uint32_t process;   // process index in the plan; 0xffffffff = orchestrator
+    std::uint32_t process;  // process index in the plan; 0xffffffff = orchestrator
     std::uint64_t pid;
-    std::uint64_t capacity;  // records the file has room for
+    std::uint64_t capacity;            // records the file has room for
     std::atomic<std::uint64_t> count;  // records published
     std::uint8_t pad[24];
 };
@@ -78,7 +78,7 @@ std::uint64_t now_ns();  // CLOCK_MONOTONIC, shared by every process on the mach
 
 // Appends records to a log file.  One writer per file, single-threaded.
 class EventLogWriter {
-public:
+  public:
     EventLogWriter() = default;
     EventLogWriter(const std::string& path, std::uint32_t process, std::uint64_t initial_capacity);
     ~EventLogWriter();
@@ -102,7 +102,7 @@ public:
     std::uint64_t count() const;
     bool is_open() const { return hdr_ != nullptr; }
 
-private:
+  private:
     void grow();
     void close();
     int fd_ = -1;
@@ -114,7 +114,7 @@ private:
 // Reads a log file, possibly one whose writer died.  Records beyond the
 // published count are ignored.
 class EventLogReader {
-public:
+  public:
     explicit EventLogReader(const std::string& path);
     ~EventLogReader();
     EventLogReader(const EventLogReader&) = delete;
@@ -126,7 +126,7 @@ public:
     const Record& operator[](std::uint64_t i) const { return recs_[i]; }
     const Record* data() const { return recs_; }
 
-private:
+  private:
     int fd_ = -1;
     const LogFileHeader* hdr_ = nullptr;
     const Record* recs_ = nullptr;

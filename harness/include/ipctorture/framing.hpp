@@ -44,7 +44,7 @@ struct Frame {
 };
 
 class FrameDecoder {
-public:
+  public:
     using Sink = std::function<void(const Frame&)>;
 
     // max_message bounds the size a header may announce; capacity 0 picks
@@ -65,7 +65,7 @@ public:
     std::uint64_t stream_offset() const { return base_ + head_; }
     std::size_t buffered() const { return tail_ - head_; }
 
-private:
+  private:
     struct Mark {
         std::uint64_t offset;  // stream offset of the first byte of a read
         std::uint64_t t_start;

@@ -35,8 +35,8 @@ enum class Verdict : std::uint8_t {
     kOk = 0,
     kBadMagic,
     kBadChecksum,
-    kBadSize,      // size field below the header or above the channel maximum
-    kBadPayload,   // header fine, payload differs from what (origin, seq) generates
+    kBadSize,     // size field below the header or above the channel maximum
+    kBadPayload,  // header fine, payload differs from what (origin, seq) generates
 };
 const char* verdict_name(Verdict v);
 
@@ -45,7 +45,7 @@ const char* verdict_name(Verdict v);
 // xored with a key from (origin, seq).  Thread-compatible (const after
 // construction).
 class Payload {
-public:
+  public:
     explicit Payload(std::uint64_t run_seed);
 
     std::uint64_t header_checksum(const MsgHeader& h) const;
@@ -63,7 +63,7 @@ public:
     Verdict verify(std::span<const std::byte> msg, std::size_t max_size,
                    std::size_t* bad_offset = nullptr) const;
 
-private:
+  private:
     std::uint64_t key(std::uint32_t origin, std::uint64_t seq) const;
     std::uint64_t seed_;
     std::vector<std::uint64_t> block_;  // power-of-two words

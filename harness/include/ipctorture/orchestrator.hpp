@@ -21,16 +21,16 @@
 namespace ipct {
 
 struct RunOptions {
-    std::optional<std::uint64_t> seed;     // replaces the scenario's seed
-    std::optional<double> timeout_s;       // replaces the scenario's timeout
-    bool keep = false;                     // keep the run directory after a pass
-    std::string run_root;                  // empty = default_run_root()
-    std::string worker_exe;                // empty = this executable
+    std::optional<std::uint64_t> seed;  // replaces the scenario's seed
+    std::optional<double> timeout_s;    // replaces the scenario's timeout
+    bool keep = false;                  // keep the run directory after a pass
+    std::string run_root;               // empty = default_run_root()
+    std::string worker_exe;             // empty = this executable
 };
 
 struct WorkerEnd {
     int pid = 0;
-    int status = -1;          // raw wait status; -1 = never reaped
+    int status = -1;  // raw wait status; -1 = never reaped
     bool killed_by_harness = false;
 };
 

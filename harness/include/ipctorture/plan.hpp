@@ -4,10 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "ipctorture/scenario.hpp"
 
@@ -21,21 +20,21 @@ struct PlannedChannel {
     std::string name;
     std::string backend;
     Options options;
-    std::vector<Check> checks;    // the rules the checker applies to this channel
+    std::vector<Check> checks;  // the rules the checker applies to this channel
     std::uint32_t max_message = 0;
-    bool boundaries = false;      // the backend keeps message boundaries
-    nlohmann::json state;         // what backend create() returned (paths, fds)
+    bool boundaries = false;  // the backend keeps message boundaries
+    nlohmann::json state;     // what backend create() returned (paths, fds)
     bool operator==(const PlannedChannel&) const = default;
 };
 
 struct PlannedProcess {
-    std::uint32_t index = 0;      // position in the plan, also the event log's id
-    std::string name;             // "producer0", "relay1", ...
+    std::uint32_t index = 0;  // position in the plan, also the event log's id
+    std::string name;         // "producer0", "relay1", ...
     Role role = Role::kProducer;
     std::uint32_t in_channel = kNoChannel;   // consumer, relay
     std::uint32_t out_channel = kNoChannel;  // producer, relay
-    std::uint32_t origin = 0;     // producers: the origin id carried in messages
-    std::uint64_t seed = 0;       // per-process seed derived from the run seed
+    std::uint32_t origin = 0;                // producers: the origin id carried in messages
+    std::uint64_t seed = 0;                  // per-process seed derived from the run seed
     Workload workload;
     bool operator==(const PlannedProcess&) const = default;
 };

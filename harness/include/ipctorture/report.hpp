@@ -1,11 +1,10 @@
 // Reports: the console verdict table and the versioned JSON report.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <ostream>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "ipctorture/orchestrator.hpp"
 
@@ -20,10 +19,10 @@ struct ScenarioReport {
     std::string file;
     std::string name;
     std::uint64_t seed = 0;
-    bool ran = false;          // false: the harness failed before it had an outcome
+    bool ran = false;  // false: the harness failed before it had an outcome
     RunOutcome outcome;
-    std::string error;         // harness or environment error text
-    std::string reproduce;     // the command that re-runs exactly this
+    std::string error;      // harness or environment error text
+    std::string reproduce;  // the command that re-runs exactly this
     ScenarioVerdict verdict() const;
 };
 

@@ -26,13 +26,13 @@ int run_role(RoleContext& ctx);
 
 // Seeded generator for sizes and perturbation: splitmix64.
 class Rng {
-public:
+  public:
     explicit Rng(std::uint64_t seed) : s_(seed) {}
     std::uint64_t next();
     std::uint64_t below(std::uint64_t n);  // uniform in [0, n)
     double unit();                         // uniform in [0, 1)
 
-private:
+  private:
     std::uint64_t s_;
 };
 

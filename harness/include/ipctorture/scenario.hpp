@@ -42,11 +42,11 @@ struct SizeDist {
 };
 
 struct Workload {
-    std::uint64_t messages = 0;   // producers: how many to send (0 with duration)
-    double duration_s = 0;        // producers: send for this long instead
+    std::uint64_t messages = 0;  // producers: how many to send (0 with duration)
+    double duration_s = 0;       // producers: send for this long instead
     SizeDist size;
-    double rate = 0;              // messages per second; 0 = as fast as possible
-    double start_delay_s = 0;     // wait this long after the start barrier
+    double rate = 0;           // messages per second; 0 = as fast as possible
+    double start_delay_s = 0;  // wait this long after the start barrier
     SourceLoc loc;
     bool operator==(const Workload&) const = default;
 };
@@ -65,7 +65,7 @@ struct ChannelSpec {
 
 struct ProcessSpec {
     Role role = Role::kProducer;
-    std::string name;     // optional; default "<role><k>"
+    std::string name;  // optional; default "<role><k>"
     int count = 1;
     std::string channel;  // producer / consumer
     std::string input;    // relay

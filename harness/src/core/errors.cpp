@@ -8,13 +8,15 @@ namespace ipct {
 
 thread_local std::uint64_t g_eintr_retries = 0;
 
-std::uint64_t eintr_retries() { return g_eintr_retries; }
+std::uint64_t eintr_retries() {
+    return g_eintr_retries;
+}
 
 HarnessError::HarnessError(const char* file, int line, const std::string& what, int err)
-    : std::runtime_error(std::string(file) + ":" + std::to_string(line) + ": " + what +
-                         (err ? std::string(": ") + errno_name(err) + " (" +
-                                    std::strerror(err) + ")"
-                              : std::string())),
+    : std::runtime_error(
+          std::string(file) + ":" + std::to_string(line) + ": " + what +
+          (err ? std::string(": ") + errno_name(err) + " (" + std::strerror(err) + ")"
+               : std::string())),
       err_(err) {}
 
 IoResult write_full(int fd, const void* buf, std::size_t len) {

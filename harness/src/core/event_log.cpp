@@ -21,30 +21,48 @@ std::uint64_t now_ns() {
 
 const char* op_name(Op op) {
     switch (op) {
-        case Op::kNone: return "none";
-        case Op::kSend: return "send";
-        case Op::kRecv: return "recv";
-        case Op::kGarbage: return "garbage";
-        case Op::kDrained: return "drained";
-        case Op::kStart: return "start";
-        case Op::kExit: return "exit";
-        case Op::kOpen: return "open";
-        case Op::kClose: return "close";
-        case Op::kNote: return "note";
-        case Op::kWorkerStatus: return "worker-status";
-        case Op::kHang: return "hang";
-        case Op::kInterrupted: return "interrupted";
+        case Op::kNone:
+            return "none";
+        case Op::kSend:
+            return "send";
+        case Op::kRecv:
+            return "recv";
+        case Op::kGarbage:
+            return "garbage";
+        case Op::kDrained:
+            return "drained";
+        case Op::kStart:
+            return "start";
+        case Op::kExit:
+            return "exit";
+        case Op::kOpen:
+            return "open";
+        case Op::kClose:
+            return "close";
+        case Op::kNote:
+            return "note";
+        case Op::kWorkerStatus:
+            return "worker-status";
+        case Op::kHang:
+            return "hang";
+        case Op::kInterrupted:
+            return "interrupted";
     }
     return "unknown";
 }
 
 const char* status_name(Status s) {
     switch (s) {
-        case Status::kPending: return "pending";
-        case Status::kOk: return "ok";
-        case Status::kError: return "error";
-        case Status::kCorrupt: return "corrupt";
-        case Status::kTimeout: return "timeout";
+        case Status::kPending:
+            return "pending";
+        case Status::kOk:
+            return "ok";
+        case Status::kError:
+            return "error";
+        case Status::kCorrupt:
+            return "corrupt";
+        case Status::kTimeout:
+            return "timeout";
     }
     return "unknown";
 }
@@ -81,9 +99,13 @@ EventLogWriter::EventLogWriter(const std::string& path, std::uint32_t process,
     hdr_->count.store(0, std::memory_order_release);
 }
 
-EventLogWriter::~EventLogWriter() { close(); }
+EventLogWriter::~EventLogWriter() {
+    close();
+}
 
-EventLogWriter::EventLogWriter(EventLogWriter&& o) noexcept { *this = std::move(o); }
+EventLogWriter::EventLogWriter(EventLogWriter&& o) noexcept {
+    *this = std::move(o);
+}
 
 EventLogWriter& EventLogWriter::operator=(EventLogWriter&& o) noexcept {
     if (this != &o) {

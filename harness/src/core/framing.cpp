@@ -34,8 +34,8 @@ void FrameDecoder::commit(std::size_t n, std::uint64_t t_start, std::uint64_t t_
     decode(t_end, sink);
 }
 
-void FrameDecoder::feed(std::span<const std::byte> data, std::uint64_t t_start,
-                        std::uint64_t t_end, const Sink& sink) {
+void FrameDecoder::feed(std::span<const std::byte> data, std::uint64_t t_start, std::uint64_t t_end,
+                        const Sink& sink) {
     while (!data.empty()) {
         auto room = space();
         const std::size_t n = std::min(room.size(), data.size());

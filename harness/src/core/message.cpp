@@ -20,11 +20,16 @@ std::uint64_t mix64(std::uint64_t x) {
 
 const char* verdict_name(Verdict v) {
     switch (v) {
-        case Verdict::kOk: return "ok";
-        case Verdict::kBadMagic: return "bad-magic";
-        case Verdict::kBadChecksum: return "bad-checksum";
-        case Verdict::kBadSize: return "bad-size";
-        case Verdict::kBadPayload: return "bad-payload";
+        case Verdict::kOk:
+            return "ok";
+        case Verdict::kBadMagic:
+            return "bad-magic";
+        case Verdict::kBadChecksum:
+            return "bad-checksum";
+        case Verdict::kBadSize:
+            return "bad-size";
+        case Verdict::kBadPayload:
+            return "bad-payload";
     }
     return "?";
 }

@@ -4,14 +4,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
-#include <vector>
-
-#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "ipctorture/errors.hpp"
 #include "ipctorture/event_log.hpp"
@@ -141,12 +140,14 @@ void apply_bench_placement(unsigned index) {
 }
 
 void add_bench_options(CLI::App& cmd, BenchArgs& a) {
-    cmd.add_option("--messages", a.messages, "messages per measurement")->check(CLI::PositiveNumber);
+    cmd.add_option("--messages", a.messages, "messages per measurement")
+        ->check(CLI::PositiveNumber);
     cmd.add_option("--size", a.size, "message size in bytes (header included)")
         ->check(CLI::Range(32u, 1u << 20));
     cmd.add_option("--repeat", a.repeat, "measurements of each; the median is reported")
         ->check(CLI::Range(1, 50));
-    cmd.add_option("--placement", a.placement, "spread (producer and consumer on different "
+    cmd.add_option("--placement", a.placement,
+                   "spread (producer and consumer on different "
                    "CPUs), same (both on CPU 0) or none")
         ->check(CLI::IsMember({"spread", "same", "none"}));
     cmd.add_option("--json", a.json, "write the figures here");
@@ -165,10 +166,11 @@ int bench_main(const BenchArgs& a) {
         chk.push_back(last_har.check_s);
     }
     const double ratio = median(har) / median(raw);
-    std::printf("pipe, %u-byte messages, %llu messages, median of %d, placement %s "
-                "(producer CPU %d, consumer CPU %d)\n",
-                a.size, static_cast<unsigned long long>(a.messages), a.repeat,
-                a.placement.c_str(), last_raw.cpu_a, last_raw.cpu_b);
+    std::printf(
+        "pipe, %u-byte messages, %llu messages, median of %d, placement %s "
+        "(producer CPU %d, consumer CPU %d)\n",
+        a.size, static_cast<unsigned long long>(a.messages), a.repeat, a.placement.c_str(),
+        last_raw.cpu_a, last_raw.cpu_b);
     std::printf("  %-28s %12.0f msgs/s %9.1f MB/s\n", "raw write/read loop", median(raw),
                 median(raw_mb));
     std::printf("  %-28s %12.0f msgs/s %9.1f MB/s\n", "harness (log + verify)", median(har),
@@ -176,12 +178,16 @@ int bench_main(const BenchArgs& a) {
     std::printf("  ratio harness/raw: %.3f (goal >= 0.9); checker %.3f s for %llu messages\n",
                 ratio, median(chk), static_cast<unsigned long long>(a.messages));
     if (!a.json.empty()) {
-        nlohmann::json j{{"backend", "pipe"},          {"size", a.size},
-                         {"messages", a.messages},     {"placement", a.placement},
-                         {"raw_msgs_per_s", median(raw)}, {"raw_mb_per_s", median(raw_mb)},
+        nlohmann::json j{{"backend", "pipe"},
+                         {"size", a.size},
+                         {"messages", a.messages},
+                         {"placement", a.placement},
+                         {"raw_msgs_per_s", median(raw)},
+                         {"raw_mb_per_s", median(raw_mb)},
                          {"harness_msgs_per_s", median(har)},
                          {"harness_mb_per_s", median(har_mb)},
-                         {"ratio", ratio},             {"checker_s", median(chk)}};
+                         {"ratio", ratio},
+                         {"checker_s", median(chk)}};
         std::ofstream(a.json) << j.dump(2) << "\n";
     }
     return 0;

@@ -1,11 +1,11 @@
 #include "ipctorture/cli.hpp"
 
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <fstream>
 #include <iostream>
-
-#include <CLI/CLI.hpp>
-#include <spdlog/spdlog.h>
 
 #include "ipctorture/backend.hpp"
 #include "ipctorture/bench.hpp"

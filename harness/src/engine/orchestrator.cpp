@@ -2,21 +2,20 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <spdlog/spdlog.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <filesystem>
-#include <fstream>
-#include <memory>
-
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/process/v2/process.hpp>
-#include <spdlog/spdlog.h>
+#include <filesystem>
+#include <fstream>
+#include <memory>
 
 #include "ipctorture/backend.hpp"
 #include "ipctorture/event_log.hpp"
@@ -93,12 +92,12 @@ struct Pipe {
 // Everything one run owns while it is live.  Its destructor tears down what
 // the normal path did not: workers are killed, channels cleaned.
 class Run {
-public:
+  public:
     Run(const Scenario& s, const RunOptions& o);
     ~Run();
     RunOutcome execute();
 
-private:
+  private:
     void create_channels();
     void spawn_all();
     std::vector<int> fds_for(const PlannedProcess& p) const;
@@ -127,9 +126,9 @@ private:
 };
 
 Run::Run(const Scenario& s, const RunOptions& o)
-    : scenario_(s), opt_(o), dir_(RunDir::create(o.run_root.empty() ? default_run_root()
-                                                                     : o.run_root,
-                                                 s.name)) {
+    : scenario_(s),
+      opt_(o),
+      dir_(RunDir::create(o.run_root.empty() ? default_run_root() : o.run_root, s.name)) {
     plan_ = make_plan(s, o.seed.value_or(s.seed), dir_.id(), dir_.path());
     if (o.timeout_s) plan_.timeout_s = *o.timeout_s;
     created_.assign(plan_.channels.size(), false);
@@ -141,7 +140,8 @@ Run::~Run() {
     procs_.clear();  // reaps
     if (!spawned_done_)
         for (std::size_t c = 0; c < plan_.channels.size(); ++c)
-            if (created_[c]) find_backend(plan_.channels[c].backend)->after_spawn(plan_.channels[c].state);
+            if (created_[c])
+                find_backend(plan_.channels[c].backend)->after_spawn(plan_.channels[c].state);
     cleanup_channels();
 }
 
@@ -157,8 +157,8 @@ void Run::create_channels() {
 void Run::cleanup_channels() {
     for (std::size_t c = 0; c < plan_.channels.size(); ++c) {
         if (!created_[c]) continue;
-        find_backend(plan_.channels[c].backend)->cleanup(setup_for(plan_, plan_.channels[c]),
-                                                         plan_.channels[c].state);
+        find_backend(plan_.channels[c].backend)
+            ->cleanup(setup_for(plan_, plan_.channels[c]), plan_.channels[c].state);
         created_[c] = false;
     }
 }
@@ -188,11 +188,17 @@ void Run::spawn_all() {
         const int out_fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         if (out_fd < 0) IPCT_FAIL_ERRNO("cannot create " + out);
         WorkerInit init{fds_for(p), out_fd, devnull, pgid_};
-        std::vector<std::string> args{"worker",        "--run-dir",  dir_.path(),
-                                      "--process",     std::to_string(p.index),
-                                      "--parent",      std::to_string(::getpid()),
-                                      "--ready-fd",    std::to_string(ready_.w),
-                                      "--go-fd",       std::to_string(go_.r)};
+        std::vector<std::string> args{"worker",
+                                      "--run-dir",
+                                      dir_.path(),
+                                      "--process",
+                                      std::to_string(p.index),
+                                      "--parent",
+                                      std::to_string(::getpid()),
+                                      "--ready-fd",
+                                      std::to_string(ready_.w),
+                                      "--go-fd",
+                                      std::to_string(go_.r)};
         bp::error_code ec;
         auto proc = std::make_unique<bp::process>(ctx_, exe, args, init);
         ::close(out_fd);
@@ -221,8 +227,8 @@ void Run::kill_running(const char* why) {
 void Run::start_loop() {
     auto ready_sd = std::make_shared<asio::posix::stream_descriptor>(ctx_, ::dup(ready_.r));
     auto rbuf = std::make_shared<std::vector<char>>(procs_.size() ? procs_.size() : 1);
-    asio::steady_timer watchdog(ctx_, std::chrono::milliseconds(
-                                          static_cast<long long>(plan_.timeout_s * 1000)));
+    asio::steady_timer watchdog(
+        ctx_, std::chrono::milliseconds(static_cast<long long>(plan_.timeout_s * 1000)));
     asio::signal_set sigs(ctx_, SIGINT, SIGTERM);
     auto finish = [&] {
         watchdog.cancel();

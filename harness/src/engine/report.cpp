@@ -14,10 +14,14 @@ namespace ipct {
 
 const char* verdict_label(ScenarioVerdict v) {
     switch (v) {
-        case ScenarioVerdict::kPass: return "PASS";
-        case ScenarioVerdict::kFail: return "FAIL";
-        case ScenarioVerdict::kError: return "ERROR";
-        case ScenarioVerdict::kInterrupted: return "INTERRUPTED";
+        case ScenarioVerdict::kPass:
+            return "PASS";
+        case ScenarioVerdict::kFail:
+            return "FAIL";
+        case ScenarioVerdict::kError:
+            return "ERROR";
+        case ScenarioVerdict::kInterrupted:
+            return "INTERRUPTED";
     }
     return "?";
 }
@@ -81,7 +85,8 @@ void print_table(std::ostream& os, const std::vector<ScenarioReport>& reps) {
        << std::right << std::setw(6) << "PROCS" << std::setw(10) << "SENT" << std::setw(10)
        << "RECV" << std::setw(7) << "LOST" << std::setw(6) << "DUP" << std::setw(9) << "CORRUPT"
        << std::setw(6) << "FIFO" << std::setw(7) << "OTHER" << std::setw(7) << "INDET"
-       << std::setw(9) << "TIME" << "  VERDICT\n";
+       << std::setw(9) << "TIME"
+       << "  VERDICT\n";
     for (const auto& r : reps) {
         os << std::left << std::setw(int(w) + 2) << r.name;
         if (!r.ran) {
@@ -90,8 +95,8 @@ void print_table(std::ostream& os, const std::vector<ScenarioReport>& reps) {
         }
         const RunOutcome& o = r.outcome;
         Totals t = totals(o);
-        const std::uint64_t other = o.result.counts[int(FindingKind::kHang)] +
-                                    o.result.counts[int(FindingKind::kCrash)];
+        const std::uint64_t other =
+            o.result.counts[int(FindingKind::kHang)] + o.result.counts[int(FindingKind::kCrash)];
         os << std::setw(12) << backends_of(o.plan) << std::right << std::setw(6)
            << o.plan.processes.size() << std::setw(10) << t.sent << std::setw(10) << t.received
            << std::setw(7) << t.lost << std::setw(6) << t.dup << std::setw(9) << t.corrupt
@@ -125,10 +130,10 @@ namespace {
 
 nlohmann::json record_json(const Evidence& e, const Plan& plan) {
     const Record& r = e.record;
-    nlohmann::json j{{"op", op_name(r.op)},          {"status", status_name(r.status)},
-                     {"t_start_ns", r.t_start},     {"t_end_ns", r.t_end},
-                     {"origin", r.origin},          {"seq", r.seq},
-                     {"size", r.size},              {"aux", r.aux},
+    nlohmann::json j{{"op", op_name(r.op)},     {"status", status_name(r.status)},
+                     {"t_start_ns", r.t_start}, {"t_end_ns", r.t_end},
+                     {"origin", r.origin},      {"seq", r.seq},
+                     {"size", r.size},          {"aux", r.aux},
                      {"extra", r.extra}};
     if (e.process < plan.processes.size()) {
         j["process"] = plan.processes[e.process].name;
@@ -230,9 +235,14 @@ int exit_status(const std::vector<ScenarioReport>& reps) {
     int st = kExitPass;
     for (const auto& r : reps) {
         switch (r.verdict()) {
-            case ScenarioVerdict::kPass: break;
-            case ScenarioVerdict::kFail: st = std::max(st, int(kExitFindings)); break;
-            case ScenarioVerdict::kError: st = std::max(st, int(kExitEnvironment)); break;
+            case ScenarioVerdict::kPass:
+                break;
+            case ScenarioVerdict::kFail:
+                st = std::max(st, int(kExitFindings));
+                break;
+            case ScenarioVerdict::kError:
+                st = std::max(st, int(kExitEnvironment));
+                break;
             case ScenarioVerdict::kInterrupted:
                 return 128 + (r.outcome.interrupt_signal ? r.outcome.interrupt_signal : 2);
         }

@@ -9,13 +9,20 @@
 
 namespace ipct {
 
-std::uint64_t Rng::next() { return mix64(s_++); }
-std::uint64_t Rng::below(std::uint64_t n) { return n ? next() % n : 0; }
-double Rng::unit() { return double(next() >> 11) * 0x1.0p-53; }
+std::uint64_t Rng::next() {
+    return mix64(s_++);
+}
+std::uint64_t Rng::below(std::uint64_t n) {
+    return n ? next() % n : 0;
+}
+double Rng::unit() {
+    return double(next() >> 11) * 0x1.0p-53;
+}
 
 std::uint32_t draw_size(const SizeDist& d, Rng& rng) {
     switch (d.kind) {
-        case SizeDist::Kind::kFixed: return d.min;
+        case SizeDist::Kind::kFixed:
+            return d.min;
         case SizeDist::Kind::kUniform:
             return d.min + static_cast<std::uint32_t>(rng.below(std::uint64_t(d.max) - d.min + 1));
         case SizeDist::Kind::kChoice: {
@@ -40,7 +47,9 @@ void sleep_until_ns(std::uint64_t t) {
 
 namespace {
 
-std::uint16_t ch16(std::uint32_t c) { return static_cast<std::uint16_t>(c); }
+std::uint16_t ch16(std::uint32_t c) {
+    return static_cast<std::uint16_t>(c);
+}
 
 // Paces a role at `rate` operations per second from `t0`; no-op for rate 0.
 void pace(double rate, std::uint64_t t0, std::uint64_t n) {
@@ -181,9 +190,12 @@ int run_relay(RoleContext& c) {
 
 int run_role(RoleContext& c) {
     switch (c.self->role) {
-        case Role::kProducer: return run_producer(c);
-        case Role::kConsumer: return run_consumer(c);
-        case Role::kRelay: return run_relay(c);
+        case Role::kProducer:
+            return run_producer(c);
+        case Role::kConsumer:
+            return run_consumer(c);
+        case Role::kRelay:
+            return run_relay(c);
     }
     return 3;
 }

@@ -7,14 +7,13 @@
 // trusting pids.  <dir>/workers lists the worker pids for clean to kill.
 #pragma once
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 namespace ipct {
 
 class RunDir {
-public:
+  public:
     static RunDir create(const std::string& root, const std::string& scenario_name);
     RunDir(RunDir&& o) noexcept;
     RunDir& operator=(RunDir&&) = delete;
@@ -27,7 +26,7 @@ public:
     void keep();    // leave it for `ipctorture check`; marks it KEPT
     void remove();  // delete it now
 
-private:
+  private:
     RunDir() = default;
     void release();
     std::string path_;

@@ -1,14 +1,13 @@
 #include "ipctorture/worker.hpp"
 
 #include <signal.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
 #include <fstream>
 #include <memory>
-
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
 
 #include "ipctorture/backend.hpp"
 #include "ipctorture/bench.hpp"
@@ -61,8 +60,16 @@ void barrier(int ready_fd, int go_fd) {
     ::close(go_fd);
 }
 
-std::uint64_t expected_records(const PlannedProcess& p) {
-    return std::min<std::uint64_t>(p.workload.messages * 2 + 64, std::uint64_t{1} << 22);
+// Room for the records a process will most likely write, so that the log
+// rarely grows (and remaps) mid-run.  Consumers and relays cannot know their
+// share up front: they start with room for every message their channel's
+// producers plan to send.
+std::uint64_t expected_records(const Plan& plan, const PlannedProcess& p) {
+    std::uint64_t n = p.workload.messages;
+    if (p.role != Role::kProducer)
+        for (const auto& q : plan.processes)
+            if (q.role == Role::kProducer) n += q.workload.messages;
+    return std::min<std::uint64_t>(n * 2 + 1024, std::uint64_t{1} << 22);
 }
 
 }  // namespace
@@ -78,7 +85,7 @@ int worker_main(const WorkerArgs& a) {
         const PlannedProcess& self = plan.processes.at(a.process);
         spdlog::set_pattern("[%H:%M:%S.%e] [%n] [pid %P] [" + self.name + "] %l: %v");
         EventLogWriter log(event_log_path(a.run_dir, a.process), a.process,
-                           expected_records(self));
+                           expected_records(plan, self));
         std::unique_ptr<Endpoint> in, out;
         if (self.in_channel != kNoChannel)
             in = open_endpoint(plan, self.in_channel, Direction::kRead, log);
