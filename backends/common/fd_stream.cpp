@@ -29,6 +29,27 @@ std::string lock_path(const ChannelSetup& ch, const char* which) {
     return ch.run_dir + "/" + ch.name + "." + which + ".lock";
 }
 
+Contract pipe_contract(const StreamOptions& s) {
+    Contract c;
+    c.unit = s.packet ? "packet (one write of at most PIPE_BUF)" : "byte stream";
+    c.boundaries = false;
+    c.fifo = true;
+    c.lossless = true;
+    c.max_message = s.packet ? PIPE_BUF : kStreamMaxMessage;
+    c.notes =
+        "writes of at most PIPE_BUF (4096) bytes are atomic; larger writes from several "
+        "writers may interleave unless write_lock is set";
+    return c;
+}
+
+std::string pipe_limits_text() {
+    return "PIPE_BUF = " + std::to_string(PIPE_BUF) +
+           " bytes (atomic write limit)\n"
+           "default capacity = 65536 bytes\n"
+           "/proc/sys/fs/pipe-max-size = " +
+           std::to_string(pipe_max_size()) + " bytes\n";
+}
+
 int set_pipe_capacity(int fd, std::size_t bytes) {
     if (bytes == 0) return 0;
     if (::fcntl(fd, F_SETPIPE_SZ, static_cast<int>(bytes)) < 0) return errno;

@@ -5,7 +5,7 @@
 //               whole message, so messages above PIPE_BUF cannot interleave;
 //   read_lock   readers hold one around reading one whole frame, so several
 //               readers of one stream never split a message between them;
-//   packet      (pipes only) O_DIRECT "packet mode": each write of at most
+//   packet      (pipes and FIFOs) O_DIRECT "packet mode": each write of at most
 //               PIPE_BUF bytes is one packet and each read returns one packet.
 #pragma once
 
@@ -16,6 +16,9 @@
 #include "ipctorture/backend.hpp"
 
 namespace ipct {
+
+// Largest message a scenario may send over a pipe, FIFO or stream socket.
+inline constexpr std::size_t kStreamMaxMessage = std::size_t{1} << 20;
 
 struct StreamOptions {
     bool write_lock = false;
@@ -49,6 +52,12 @@ class FdStreamEndpoint : public Endpoint {
     std::vector<std::byte> bounce_;
     std::size_t bounce_head_ = 0;
 };
+
+// The contract pipes and FIFOs share (pipe(7)): a byte stream, FIFO,
+// lossless; in packet mode one write of at most PIPE_BUF is one packet.
+Contract pipe_contract(const StreamOptions& s);
+// Live limits of pipes and FIFOs, for `ipctorture explain`.
+std::string pipe_limits_text();
 
 // Sets the pipe buffer size when asked to; returns errno or 0.
 int set_pipe_capacity(int fd, std::size_t bytes);

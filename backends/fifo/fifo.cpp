@@ -17,8 +17,6 @@ namespace ipct {
 
 namespace {
 
-constexpr std::size_t kMaxMessage = 1 << 20;
-
 std::string fifo_path(const ChannelSetup& ch) {
     return ch.run_dir + "/" + ch.name + ".fifo";
 }
@@ -51,17 +49,7 @@ class FifoBackend final : public Backend {
         return "named pipe (mkfifo) in the run directory, opened by path";
     }
     Contract contract(const Options& o) const override {
-        StreamOptions s = parse_stream_options(o, true);
-        Contract c;
-        c.unit = s.packet ? "packet (one write of at most PIPE_BUF)" : "byte stream";
-        c.boundaries = false;
-        c.fifo = true;
-        c.lossless = true;
-        c.max_message = s.packet ? PIPE_BUF : kMaxMessage;
-        c.notes =
-            "as pipe: writes of at most PIPE_BUF (4096) bytes are atomic; larger writes "
-            "from several writers may interleave unless write_lock is set";
-        return c;
+        return pipe_contract(parse_stream_options(o, true));
     }
     void validate(const Options& o) const override { parse_stream_options(o, true); }
 
@@ -86,13 +74,7 @@ class FifoBackend final : public Backend {
         ::unlink(lock_path(ch, "read").c_str());
         ::unlink(lock_path(ch, "write").c_str());
     }
-    std::string explain() const override {
-        return "PIPE_BUF = " + std::to_string(PIPE_BUF) +
-               " bytes (atomic write limit)\n"
-               "default capacity = 65536 bytes\n"
-               "/proc/sys/fs/pipe-max-size = " +
-               std::to_string(pipe_max_size()) + " bytes\n";
-    }
+    std::string explain() const override { return pipe_limits_text(); }
 };
 
 }  // namespace

@@ -16,8 +16,6 @@ namespace ipct {
 
 namespace {
 
-constexpr std::size_t kMaxMessage = 1 << 20;
-
 class PipeBackend final : public Backend {
   public:
     std::string_view name() const override { return "pipe"; }
@@ -25,17 +23,7 @@ class PipeBackend final : public Backend {
         return "anonymous pipe (pipe2), inherited by the workers";
     }
     Contract contract(const Options& o) const override {
-        StreamOptions s = parse_stream_options(o, true);
-        Contract c;
-        c.unit = s.packet ? "packet (one write of at most PIPE_BUF)" : "byte stream";
-        c.boundaries = false;
-        c.fifo = true;
-        c.lossless = true;
-        c.max_message = s.packet ? PIPE_BUF : kMaxMessage;
-        c.notes =
-            "writes of at most PIPE_BUF (4096) bytes are atomic; larger writes from "
-            "several writers may interleave unless write_lock is set";
-        return c;
+        return pipe_contract(parse_stream_options(o, true));
     }
     void validate(const Options& o) const override { parse_stream_options(o, true); }
 
@@ -79,13 +67,7 @@ class PipeBackend final : public Backend {
         ::unlink(lock_path(ch, "read").c_str());
         ::unlink(lock_path(ch, "write").c_str());
     }
-    std::string explain() const override {
-        return "PIPE_BUF = " + std::to_string(PIPE_BUF) +
-               " bytes (atomic write limit)\n"
-               "default capacity = 65536 bytes\n"
-               "/proc/sys/fs/pipe-max-size = " +
-               std::to_string(pipe_max_size()) + " bytes\n";
-    }
+    std::string explain() const override { return pipe_limits_text(); }
 };
 
 }  // namespace

@@ -69,6 +69,31 @@ nlohmann::json read_json(const std::string& p) {
     return nlohmann::json::parse(slurp(p));
 }
 
+// The long FIFO scenario started in the background, with both workers seen
+// running and the consumer already receiving.
+struct LongRun {
+    TempDir root, scratch;
+    std::string json;
+    pid_t harness = -1;
+    std::vector<int> pids;
+    LongRun() {
+        const std::string f = write_file(scratch.path, "long.yaml", kLongScenario);
+        json = scratch.path + "/r.json";
+        harness = spawn_binary({"run", f, "--json", json}, root.path, scratch.path + "/o",
+                               scratch.path + "/e");
+        pids = wait_for_workers(root.path, 2);
+    }
+    ~LongRun() {
+        if (harness > 0 && ::kill(harness, 0) == 0) {
+            ::kill(harness, SIGKILL);
+            wait_bounded(harness, seconds(30));
+        }
+    }
+    std::string out() const { return slurp(scratch.path + "/o"); }
+    std::string err() const { return slurp(scratch.path + "/e"); }
+    CmdResult clean() { return run_binary({"clean"}, root.path, scratch.path); }
+};
+
 }  // namespace
 
 TEST(Cli, SmokeSuitePassesAndLeavesNothing) {
@@ -149,45 +174,37 @@ TEST(Cli, ListAndExplain) {
 }
 
 TEST(Cli, SigkillOfHarnessLeavesNoWorkerAndCleanRemovesEverything) {
-    TempDir root, scratch;
-    const std::string f = write_file(scratch.path, "long.yaml", kLongScenario);
-    pid_t h = spawn_binary({"run", f}, root.path, scratch.path + "/o", scratch.path + "/e");
-    auto pids = wait_for_workers(root.path, 2);
-    ASSERT_EQ(pids.size(), 2u) << slurp(scratch.path + "/e");
-    ::kill(h, SIGKILL);
-    wait_bounded(h, seconds(30));
-    for (int i = 0; i < 1000 && (process_alive(pids[0]) || process_alive(pids[1])); ++i)
+    LongRun run;
+    ASSERT_EQ(run.pids.size(), 2u) << run.err();
+    ::kill(run.harness, SIGKILL);
+    wait_bounded(run.harness, seconds(30));
+    for (int i = 0; i < 1000 && (process_alive(run.pids[0]) || process_alive(run.pids[1])); ++i)
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    EXPECT_FALSE(process_alive(pids[0]));
-    EXPECT_FALSE(process_alive(pids[1]));
-    EXPECT_FALSE(ipc_leftovers(root.path).empty()) << "the FIFO a killed run leaves behind";
-    auto c = run_binary({"clean"}, root.path, scratch.path);
+    EXPECT_FALSE(process_alive(run.pids[0]));
+    EXPECT_FALSE(process_alive(run.pids[1]));
+    EXPECT_FALSE(ipc_leftovers(run.root.path).empty()) << "the FIFO a killed run leaves behind";
+    auto c = run.clean();
     EXPECT_EQ(c.status, 0) << c.err;
     EXPECT_NE(c.out.find("removed"), std::string::npos);
-    EXPECT_TRUE(root.entries().empty());
+    EXPECT_TRUE(run.root.entries().empty());
 }
 
 TEST(Cli, SigintStopsTheRunAndReportsWhatRan) {
-    TempDir root, scratch;
-    const std::string f = write_file(scratch.path, "long.yaml", kLongScenario);
-    const std::string json = scratch.path + "/r.json";
-    pid_t h = spawn_binary({"run", f, "--json", json}, root.path, scratch.path + "/o",
-                           scratch.path + "/e");
-    auto pids = wait_for_workers(root.path, 2);
-    ASSERT_EQ(pids.size(), 2u);
-    ::kill(h, SIGINT);
-    EXPECT_EQ(wait_bounded(h, seconds(60)), 130) << slurp(scratch.path + "/e");
-    EXPECT_FALSE(process_alive(pids[0]));
-    EXPECT_FALSE(process_alive(pids[1]));
-    EXPECT_NE(slurp(scratch.path + "/o").find("INTERRUPTED"), std::string::npos);
-    auto j = read_json(json);
+    LongRun run;
+    ASSERT_EQ(run.pids.size(), 2u) << run.err();
+    ::kill(run.harness, SIGINT);
+    EXPECT_EQ(wait_bounded(run.harness, seconds(60)), 130) << run.err();
+    EXPECT_FALSE(process_alive(run.pids[0]));
+    EXPECT_FALSE(process_alive(run.pids[1]));
+    EXPECT_NE(run.out().find("INTERRUPTED"), std::string::npos);
+    auto j = read_json(run.json);
     auto& s = j["scenarios"][0];
     EXPECT_EQ(s["verdict"], "INTERRUPTED");
     EXPECT_EQ(s["counts"]["lost"], 0) << "an interrupted run proves nothing lost";
     EXPECT_GT(s["channels"][0]["received"].get<long>(), 0);
-    EXPECT_TRUE(ipc_leftovers(root.path).empty());
-    run_binary({"clean"}, root.path, scratch.path);
-    EXPECT_TRUE(root.entries().empty());
+    EXPECT_TRUE(ipc_leftovers(run.root.path).empty());
+    run.clean();
+    EXPECT_TRUE(run.root.entries().empty());
 }
 
 TEST(Cli, WatchdogReportsHangWithLastOperation) {
@@ -210,21 +227,16 @@ TEST(Cli, WatchdogReportsHangWithLastOperation) {
 }
 
 TEST(Cli, KilledConsumerIsACrashNotALoss) {
-    TempDir root, scratch;
-    const std::string f = write_file(scratch.path, "long.yaml", kLongScenario);
-    const std::string json = scratch.path + "/r.json";
-    pid_t h = spawn_binary({"run", f, "--json", json}, root.path, scratch.path + "/o",
-                           scratch.path + "/e");
-    auto pids = wait_for_workers(root.path, 2);
-    ASSERT_EQ(pids.size(), 2u);
-    ::kill(pids[1], SIGKILL);  // the consumer (plan order: producer, consumer)
-    EXPECT_EQ(wait_bounded(h, seconds(90)), 1) << slurp(scratch.path + "/e");
-    auto j = read_json(json);
+    LongRun run;
+    ASSERT_EQ(run.pids.size(), 2u) << run.err();
+    ::kill(run.pids[1], SIGKILL);  // the consumer (plan order: producer, consumer)
+    EXPECT_EQ(wait_bounded(run.harness, seconds(90)), 1) << run.err();
+    auto j = read_json(run.json);
     auto& s = j["scenarios"][0];
     EXPECT_EQ(s["counts"]["crash"], 1);
     EXPECT_EQ(s["counts"]["lost"], 0);
     EXPECT_EQ(s["counts"]["corrupted"], 0);
-    run_binary({"clean"}, root.path, scratch.path);
+    run.clean();
 }
 
 TEST(Cli, CheckRejudgesAKeptRun) {
@@ -262,4 +274,28 @@ TEST(Cli, SameSeedSameWorkload) {
     };
     EXPECT_EQ(bytes("/1.json"), bytes("/2.json"));
     EXPECT_NE(bytes("/1.json"), bytes("/3.json"));
+}
+
+TEST(Cli, MaxFindingsListsEveryFindingWhenAsked) {
+    TempDir root, scratch;
+    const std::string f = source("scenarios/zoo/pipe-fan-in-interleave.yaml");
+    const std::string capped = scratch.path + "/c.json", all = scratch.path + "/a.json";
+    ASSERT_EQ(run_binary({"run", f, "--json", capped, "--max-findings", "2"}, root.path,
+                         scratch.path)
+                  .status,
+              1);
+    ASSERT_EQ(run_binary({"run", f, "--json", all, "--max-findings", "1000000"}, root.path,
+                         scratch.path)
+                  .status,
+              1);
+    auto c = read_json(capped)["scenarios"][0];
+    auto a = read_json(all)["scenarios"][0];
+    EXPECT_TRUE(c["findings_truncated"].get<bool>());
+    EXPECT_LE(c["findings"].size(), 2u * 7);
+    EXPECT_FALSE(a["findings_truncated"].get<bool>());
+    std::uint64_t total = 0;
+    for (auto& [k, v] : a["counts"].items())
+        if (k != "indeterminate") total += v.get<std::uint64_t>();
+    EXPECT_EQ(a["findings"].size(), total);
+    run_binary({"clean"}, root.path, scratch.path);
 }

@@ -26,6 +26,7 @@ struct RunOptions {
     bool keep = false;                  // keep the run directory after a pass
     std::string run_root;               // empty = default_run_root()
     std::string worker_exe;             // empty = this executable
+    std::size_t max_findings = 100;     // listed per kind; counts are always exact
 };
 
 struct WorkerEnd {
@@ -55,7 +56,8 @@ std::string default_run_root();
 RunOutcome run_scenario(const Scenario& s, const RunOptions& o);
 
 // Re-judges a kept run directory from its plan and logs.
-RunOutcome check_run_dir(const std::string& dir);
+// max_findings caps the findings listed per kind (counts stay exact).
+RunOutcome check_run_dir(const std::string& dir, std::size_t max_findings = 100);
 
 struct CleanReport {
     std::vector<std::string> removed_dirs;

@@ -26,6 +26,7 @@ struct RunArgs {
     std::string json;
     bool keep = false;
     bool quiet = false;
+    std::size_t max_findings = 100;
 };
 
 std::vector<std::string> expand(const std::vector<std::string>& paths) {
@@ -53,6 +54,7 @@ ScenarioReport run_one(const Scenario& s, const RunArgs& a) {
     o.seed = a.seed;
     o.timeout_s = a.timeout;
     o.keep = a.keep;
+    o.max_findings = a.max_findings;
     try {
         r.outcome = run_scenario(s, o);
         r.ran = true;
@@ -174,6 +176,9 @@ int cli_main(int argc, char** argv) {
     run->add_option("--json", ra.json, "write the JSON report here");
     run->add_flag("--keep", ra.keep, "keep run directories even after a pass");
     run->add_flag("--quiet", ra.quiet, "print nothing; use the exit status or --json");
+    run->add_option("--max-findings", ra.max_findings,
+                    "findings listed per kind in the report (counts are always exact)")
+        ->check(CLI::PositiveNumber);
 
     std::vector<std::string> vpaths;
     auto* validate = app.add_subcommand("validate", "check scenario files without running them");

@@ -106,7 +106,6 @@ class Run {
     void cleanup_channels();
     double secs(std::uint64_t a, std::uint64_t b) const { return b > a ? double(b - a) / 1e9 : 0; }
 
-    const Scenario& scenario_;
     RunOptions opt_;
     RunDir dir_;
     Plan plan_;
@@ -126,8 +125,7 @@ class Run {
 };
 
 Run::Run(const Scenario& s, const RunOptions& o)
-    : scenario_(s),
-      opt_(o),
+    : opt_(o),
       dir_(RunDir::create(o.run_root.empty() ? default_run_root() : o.run_root, s.name)) {
     plan_ = make_plan(s, o.seed.value_or(s.seed), dir_.id(), dir_.path());
     if (o.timeout_s) plan_.timeout_s = *o.timeout_s;
@@ -199,7 +197,6 @@ void Run::spawn_all() {
                                       std::to_string(ready_.w),
                                       "--go-fd",
                                       std::to_string(go_.r)};
-        bp::error_code ec;
         auto proc = std::make_unique<bp::process>(ctx_, exe, args, init);
         ::close(out_fd);
         if (pgid_ == 0) pgid_ = proc->id();
@@ -288,7 +285,7 @@ RunOutcome Run::execute() {
     }
     procs_.clear();
     cleanup_channels();
-    RunOutcome out = check_run_dir(dir_.path());
+    RunOutcome out = check_run_dir(dir_.path(), opt_.max_findings);
     out.workers = ends_;
     out.interrupted = interrupted_;
     out.interrupt_signal = signal_;

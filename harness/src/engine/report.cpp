@@ -204,6 +204,8 @@ nlohmann::json scenario_json(const ScenarioReport& r) {
     j["counts"] = counts;
     j["findings"] = nlohmann::json::array();
     for (const auto& f : o.result.findings) j["findings"].push_back(finding_json(f, o.plan));
+    // The list is capped per kind (--max-findings); say so when it is.
+    j["findings_truncated"] = o.result.findings.size() < o.result.total_findings();
     j["processes"] = nlohmann::json::array();
     for (std::size_t i = 0; i < o.plan.processes.size(); ++i) {
         nlohmann::json p{{"name", o.plan.processes[i].name},

@@ -178,7 +178,7 @@ std::vector<std::unique_ptr<EventLogReader>> open_logs(const std::string& dir, c
 }
 }  // namespace
 
-RunOutcome check_run_dir(const std::string& dir) {
+RunOutcome check_run_dir(const std::string& dir, std::size_t max_findings) {
     std::ifstream in(dir + "/plan.json");
     if (!in) throw EnvironmentError("not a run directory (no plan.json): " + dir);
     nlohmann::json j;
@@ -195,7 +195,9 @@ RunOutcome check_run_dir(const std::string& dir) {
     h.plan = &out.plan;
     auto readers = open_logs(dir, out.plan, h);
     const std::uint64_t t0 = now_ns();
-    out.result = check_history(h);
+    CheckOptions opt;
+    opt.max_findings_per_kind = max_findings;
+    out.result = check_history(h, opt);
     out.check_s = double(now_ns() - t0) / 1e9;
     out.interrupted = out.result.interrupted;
     out.workers.resize(out.plan.processes.size());
