@@ -145,6 +145,23 @@ TEST(Payload, WordFromAnotherMessageIsDetected) {
     }
 }
 
+// The payload reads a 64 KiB block in laps; bytes of a message repeated
+// exactly one lap (64 KiB) later in the same message must not verify.
+TEST(Payload, OwnBytesOneBlockLaterAreDetected) {
+    Payload p(99);
+    std::vector<std::byte> msg(200 * 1024);
+    for (std::uint64_t seq = 0; seq < 8; ++seq) {
+        p.fill(msg, 5, seq, 0);
+        ASSERT_EQ(p.verify(msg, 1 << 20), Verdict::kOk);
+        std::vector<std::byte> bad = msg;
+        const std::size_t at = kHeaderSize + 4096 + 8 * seq;
+        std::memcpy(bad.data() + at + 65536, bad.data() + at, 512);
+        std::size_t off = 0;
+        EXPECT_EQ(p.verify(bad, 1 << 20, &off), Verdict::kBadPayload) << "seq " << seq;
+        EXPECT_EQ(off, at + 65536);
+    }
+}
+
 TEST(Payload, PayloadsOfDistinctMessagesDiffer) {
     Payload p(5);
     std::set<std::vector<std::byte>> seen;

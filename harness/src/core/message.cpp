@@ -6,10 +6,18 @@
 namespace ipct {
 
 namespace {
-// 2^17 words = 1 MiB: the largest message any backend allows fits in one
-// pass over the block, so no two words of one message read the same slot.
-constexpr std::size_t kBlockWords = std::size_t{1} << 17;
+// 2^13 words = 64 KiB: small enough to stay in cache while every message is
+// generated and checked.  A message longer than the block wraps around it;
+// each lap has its own key, so no two words of one message are equal by
+// construction (a copy of a message's own bytes 64 KiB further on is caught).
+constexpr std::size_t kBlockBits = 13;
+constexpr std::size_t kBlockWords = std::size_t{1} << kBlockBits;
 constexpr std::size_t kBlockMask = kBlockWords - 1;
+
+// The key of the word that reads block slot (abs & kBlockMask) on lap abs >> kBlockBits.
+std::uint64_t lap_key(std::uint64_t k, std::size_t abs) {
+    return k ^ (std::uint64_t(abs >> kBlockBits) * 0x9e3779b97f4a7c15ull);
+}
 void xor_words(std::byte* dst, const std::uint64_t* src, std::size_t n, std::uint64_t k) {
     for (std::size_t i = 0; i < n; ++i) {
         const std::uint64_t w = src[i] ^ k;
@@ -77,7 +85,7 @@ void Payload::fill(std::span<std::byte> out, std::uint32_t origin, std::uint64_t
     h.checksum = header_checksum(h);
     std::memcpy(out.data(), &h, kHeaderSize);
     const std::uint64_t k = key(origin, seq);
-    const std::size_t off = k >> 47;  // start slot in the block
+    const std::size_t off = k >> (64 - kBlockBits);  // start slot in the block
     const std::size_t body = out.size() - kHeaderSize;
     const std::size_t words = body / 8;
     std::byte* p = out.data() + kHeaderSize;
@@ -86,11 +94,11 @@ void Payload::fill(std::span<std::byte> out, std::uint32_t origin, std::uint64_t
     for (std::size_t i = 0; i < words;) {
         const std::size_t pos = (off + i) & kBlockMask;
         const std::size_t n = std::min(words - i, kBlockWords - pos);
-        xor_words(p + 8 * i, block_.data() + pos, n, k);
+        xor_words(p + 8 * i, block_.data() + pos, n, lap_key(k, off + i));
         i += n;
     }
     if (std::size_t tail = body % 8) {
-        std::uint64_t w = block_[(off + words) & kBlockMask] ^ k;
+        std::uint64_t w = block_[(off + words) & kBlockMask] ^ lap_key(k, off + words);
         std::memcpy(p + 8 * words, &w, tail);
     }
 }
@@ -110,7 +118,7 @@ Verdict Payload::verify(std::span<const std::byte> msg, std::size_t max_size,
     if (Verdict v = check_header(h, max_size); v != Verdict::kOk) return v;
     if (h.size != msg.size()) return Verdict::kBadSize;
     const std::uint64_t k = key(h.origin, h.seq);
-    const std::size_t off = k >> 47;
+    const std::size_t off = k >> (64 - kBlockBits);
     const std::size_t body = msg.size() - kHeaderSize;
     const std::size_t words = body / 8;
     const std::byte* p = msg.data() + kHeaderSize;
@@ -120,21 +128,21 @@ Verdict Payload::verify(std::span<const std::byte> msg, std::size_t max_size,
     for (std::size_t i = 0; i < words;) {
         const std::size_t pos = (off + i) & kBlockMask;
         const std::size_t n = std::min(words - i, kBlockWords - pos);
-        diff |= diff_words(p + 8 * i, block_.data() + pos, n, k);
+        diff |= diff_words(p + 8 * i, block_.data() + pos, n, lap_key(k, off + i));
         i += n;
     }
     if (diff != 0) {
         for (std::size_t i = 0; i < words; ++i) {
             std::uint64_t w;
             std::memcpy(&w, p + 8 * i, 8);
-            if (w != (block_[(off + i) & kBlockMask] ^ k)) {
+            if (w != (block_[(off + i) & kBlockMask] ^ lap_key(k, off + i))) {
                 if (bad_offset) *bad_offset = kHeaderSize + 8 * i;
                 return Verdict::kBadPayload;
             }
         }
     }
     if (std::size_t tail = body % 8) {
-        std::uint64_t want = block_[(off + words) & kBlockMask] ^ k;
+        std::uint64_t want = block_[(off + words) & kBlockMask] ^ lap_key(k, off + words);
         if (std::memcmp(p + 8 * words, &want, tail) != 0) {
             if (bad_offset) *bad_offset = kHeaderSize + 8 * words;
             return Verdict::kBadPayload;
