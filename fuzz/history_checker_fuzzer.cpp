@@ -136,13 +136,17 @@ void check_garbage(FuzzedDataProvider& in) {
     }
 }
 
-// producer0 (origin 7) -> ch0 -> consumer0: send i at [100i+10, 100i+20],
-// receive i at [100i+50, 100i+60], then drained.  Logs: 0 producer, 1 consumer.
+// producer0 (origin 7) -> ch0 -> consumer0: every send completes before the
+// first receive (a buffered channel), so any two receives can trade their
+// seqs without one of them preceding its send: send i at [10i+1, 10i+5],
+// receive i at [10n+100i+10, 10n+100i+20], then drained.  Logs: 0 producer,
+// 1 consumer.
 History valid_history(std::uint64_t n) {
     History h;
-    h.plan.channels.push_back(channel(0, {ipct::Check::kLost, ipct::Check::kDuplicated,
-                                          ipct::Check::kCorrupted, ipct::Check::kFifo},
-                                      false));
+    h.plan.channels.push_back(channel(
+        0,
+        {ipct::Check::kLost, ipct::Check::kDuplicated, ipct::Check::kCorrupted, ipct::Check::kFifo},
+        false));
     for (std::uint32_t i = 0; i < 2; ++i) {
         ipct::PlannedProcess p;
         p.index = i;
@@ -167,10 +171,10 @@ History valid_history(std::uint64_t n) {
         h.logs[p].push_back(r);
     };
     for (std::uint64_t i = 0; i < n; ++i) {
-        rec(0, ipct::Op::kSend, 100 * i + 10, 100 * i + 20, i);
-        rec(1, ipct::Op::kRecv, 100 * i + 50, 100 * i + 60, i);
+        rec(0, ipct::Op::kSend, 10 * i + 1, 10 * i + 5, i);
+        rec(1, ipct::Op::kRecv, 10 * n + 100 * i + 10, 10 * n + 100 * i + 20, i);
     }
-    rec(1, ipct::Op::kDrained, 100 * n + 50, 100 * n + 50, 0);
+    rec(1, ipct::Op::kDrained, 110 * n + 100, 110 * n + 100, 0);
     return h;
 }
 
@@ -196,8 +200,8 @@ void check_mutation(FuzzedDataProvider& in) {
         }
         case 2: {  // duplicate a receive, later than every other one
             ipct::Record dup = recv[i];
-            dup.t_start = 100 * n + 20;
-            dup.t_end = 100 * n + 30;
+            dup.t_start = 110 * n + 50;
+            dup.t_end = 110 * n + 60;
             recv.insert(recv.end() - 1, dup);
             const ipct::CheckResult r = h.check();
             if (count(r, FindingKind::kDuplicated) != 1) __builtin_trap();

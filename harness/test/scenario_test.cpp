@@ -633,3 +633,44 @@ TEST(Readme, ExampleLoads) {
 
 }  // namespace
 }  // namespace ipct
+
+// Found by scenario_parser_fuzzer: a byte that is not UTF-8 used to pass the
+// loader and make writing plan.json throw (a harness error, exit 3).
+TEST(ScenarioUtf8, InvalidUtf8IsAScenarioErrorAtItsPlace) {
+    const std::string bad = "name: x\ndescription: caf\xe9 au lait\n";
+    try {
+        ipct::load_scenario_text(bad, "u.yaml");
+        FAIL() << "accepted invalid UTF-8";
+    } catch (const ipct::ScenarioError& e) {
+        EXPECT_EQ(e.line(), 2);
+        EXPECT_EQ(e.column(), 17);
+        EXPECT_NE(std::string(e.what()).find("UTF-8"), std::string::npos);
+    }
+}
+
+TEST(ScenarioUtf8, ValidUtf8PassesTheCheck) {
+    // The same text in UTF-8 fails only later, for its missing keys.
+    const std::string good = "name: x\ndescription: caf\xc3\xa9 \xf0\x9f\x98\x80\n";
+    try {
+        ipct::load_scenario_text(good, "u.yaml");
+    } catch (const ipct::ScenarioError& e) {
+        EXPECT_EQ(std::string(e.what()).find("UTF-8"), std::string::npos) << e.what();
+    }
+}
+
+TEST(ScenarioLimits, MoreThan1024ProcessesInAllIsRejected) {
+    std::string text =
+        "name: big\nchannels:\n  data: {backend: pipe}\nprocesses:\n"
+        "  - {role: consumer, channel: data, count: 256}\n";
+    for (int i = 0; i < 3; ++i)
+        text += "  - {role: producer, channel: data, count: 256, workload: {messages: 1, size: 64}}\n";
+    EXPECT_NO_THROW(ipct::load_scenario_text(text, "big.yaml"));  // exactly 1024
+    text += "  - {role: producer, channel: data, workload: {messages: 1, size: 64}}\n";
+    try {
+        ipct::load_scenario_text(text, "big.yaml");
+        FAIL() << "accepted 1025 processes";
+    } catch (const ipct::ScenarioError& e) {
+        EXPECT_EQ(e.line(), 9);
+        EXPECT_NE(std::string(e.what()).find("1024"), std::string::npos);
+    }
+}

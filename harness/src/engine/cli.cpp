@@ -85,7 +85,9 @@ int cmd_run(const RunArgs& a, const std::string& command) {
     }
     if (!a.json.empty()) {
         std::ofstream out(a.json);
-        out << report_json(reps, command).dump(2) << "\n";
+        out << report_json(reps, command)
+                   .dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
+            << "\n";
         if (!out) throw EnvironmentError("cannot write " + a.json);
     }
     return exit_status(reps);
@@ -116,7 +118,10 @@ int cmd_check(const std::string& dir, const std::string& json, const std::string
     std::vector<ScenarioReport> reps{r};
     print_table(std::cout, reps);
     print_findings(std::cout, reps);
-    if (!json.empty()) std::ofstream(json) << report_json(reps, command).dump(2) << "\n";
+    if (!json.empty())
+        std::ofstream(json) << report_json(reps, command)
+                                   .dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
+                            << "\n";
     return exit_status(reps);
 }
 

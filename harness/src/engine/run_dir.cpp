@@ -84,7 +84,7 @@ void RunDir::write_plan(const nlohmann::json& plan) {
     const std::string tmp = path_ + "/plan.json.tmp";
     {
         std::ofstream out(tmp);
-        out << plan.dump(1) << "\n";
+        out << plan.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
         if (!out) IPCT_FAIL_ERRNO("cannot write " + tmp);
     }
     fs::rename(tmp, path_ + "/plan.json");

@@ -516,8 +516,52 @@ std::optional<double> parse_duration(const std::string& s) {
     return v;
 }
 
+namespace {
+
+// Length of the UTF-8 sequence starting at text[i], or 0 if it is not valid
+// (overlong forms, surrogates and code points above U+10FFFF included).
+std::size_t utf8_sequence(const std::string& text, std::size_t i) {
+    const auto b = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
+    const unsigned char c = b(i);
+    if (c < 0x80) return 1;
+    std::size_t n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
+    if (n == 0 || c > 0xf4 || i + n > text.size()) return 0;
+    for (std::size_t k = 1; k < n; ++k)
+        if ((b(i + k) & 0xc0) != 0x80) return 0;
+    if (c == 0xe0 && b(i + 1) < 0xa0) return 0;  // overlong
+    if (c == 0xed && b(i + 1) > 0x9f) return 0;  // surrogate
+    if (c == 0xf0 && b(i + 1) < 0x90) return 0;  // overlong
+    if (c == 0xf4 && b(i + 1) > 0x8f) return 0;  // above U+10FFFF
+    return n;
+}
+
+// YAML text is UTF-8; so are our plan and reports.  Rejecting anything else
+// here keeps bad bytes out of every JSON file written later.
+void require_utf8(const std::string& text, const std::string& file) {
+    int line = 1, column = 1;
+    for (std::size_t i = 0; i < text.size();) {
+        const std::size_t n = utf8_sequence(text, i);
+        if (n == 0) {
+            char hex[8];
+            std::snprintf(hex, sizeof hex, "0x%02x", unsigned(static_cast<unsigned char>(text[i])));
+            throw ScenarioError(file, line, column,
+                                std::string("expected UTF-8 text, found byte ") + hex);
+        }
+        if (text[i] == '\n') {
+            ++line;
+            column = 1;
+        } else {
+            ++column;
+        }
+        i += n;
+    }
+}
+
+}  // namespace
+
 Scenario load_scenario_text(const std::string& text, const std::string& name_for_errors) {
     const std::string& file = name_for_errors;
+    require_utf8(text, file);
     Scenario s;
     try {
         std::vector<Node> docs = YAML::LoadAll(text);

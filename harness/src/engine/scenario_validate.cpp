@@ -184,10 +184,21 @@ void check_sizes(const Scenario& s) {
 
 }  // namespace
 
+// One machine runs every process of a scenario: more than this is a typo,
+// not a topology (and it bounds what loading a hostile file can allocate).
+constexpr long kMaxProcesses = 1024;
+
 void validate_scenario(const Scenario& s) {
     if (!(s.timeout_s > 0)) fail_at(scenario_loc(s), "'timeout' must be greater than zero");
     check_channels(s);
     check_processes(s);
+    long total = 0;
+    for (const ProcessSpec& p : s.processes) {
+        total += p.count;
+        if (total > kMaxProcesses)
+            fail_at(p.loc, "the scenario expands to more than " + std::to_string(kMaxProcesses) +
+                               " processes; expected at most that many in all");
+    }
     check_readers_writers(s);
     check_relay_cycles(s);
     check_sizes(s);
