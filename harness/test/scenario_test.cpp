@@ -287,7 +287,7 @@ const std::vector<Case> kCases = {
     // yaml-cpp notices the unclosed flow map at the ':' after "processes".
     {"SyntaxError", base({{3, "  data: {backend: pipe"}}), 4, 10,
      "YAML syntax error: end of map flow not found", base()},
-    {"TwoDocuments", base({{0, "---\nname: u"}}), 11, 1, "expected one YAML document, found 2",
+    {"TwoDocuments", base({{0, "---\nname: u"}}), 10, 1, "expected one YAML document, found 2",
      "---\n" + base()},
 };
 
@@ -663,7 +663,8 @@ TEST(ScenarioLimits, MoreThan1024ProcessesInAllIsRejected) {
         "name: big\nchannels:\n  data: {backend: pipe}\nprocesses:\n"
         "  - {role: consumer, channel: data, count: 256}\n";
     for (int i = 0; i < 3; ++i)
-        text += "  - {role: producer, channel: data, count: 256, workload: {messages: 1, size: 64}}\n";
+        text +=
+            "  - {role: producer, channel: data, count: 256, workload: {messages: 1, size: 64}}\n";
     EXPECT_NO_THROW(ipct::load_scenario_text(text, "big.yaml"));  // exactly 1024
     text += "  - {role: producer, channel: data, workload: {messages: 1, size: 64}}\n";
     try {
@@ -672,5 +673,13 @@ TEST(ScenarioLimits, MoreThan1024ProcessesInAllIsRejected) {
     } catch (const ipct::ScenarioError& e) {
         EXPECT_EQ(e.line(), 9);
         EXPECT_NE(std::string(e.what()).find("1024"), std::string::npos);
+    }
+}
+
+// Found by scenario_parser_fuzzer: yaml-cpp's LoadAll never returns on a lone
+// "," and allocates until memory runs out.  The loader must answer at once.
+TEST(ScenarioYaml, StrayCommaIsAScenarioErrorNotAHang) {
+    for (const char* text : {",", ",,", "name: x\n,\n", "--- a\n--- b\n"}) {
+        EXPECT_THROW(ipct::load_scenario_text(text, "c.yaml"), ipct::ScenarioError) << text;
     }
 }

@@ -7,6 +7,7 @@
 // as a whole (topology, sizes against each backend's contract).
 #include "ipctorture/scenario.hpp"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -16,6 +17,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <limits>
+#include <optional>
+#include <sstream>
 #include <string_view>
 #include <system_error>
 
@@ -535,6 +538,37 @@ std::size_t utf8_sequence(const std::string& text, std::size_t i) {
     return n;
 }
 
+// Counts documents without building them.  YAML::LoadAll is not used: in
+// yaml-cpp 0.7 it never returns on some inputs (a lone ",") and allocates
+// until memory runs out (found by scenario_parser_fuzzer).
+struct DocumentCounter : YAML::EventHandler {
+    std::vector<YAML::Mark> starts;
+    void OnDocumentStart(const YAML::Mark& m) override { starts.push_back(m); }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  const std::string&) override {}
+    void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                         YAML::EmitterStyle::value) override {}
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                    YAML::EmitterStyle::value) override {}
+    void OnMapEnd() override {}
+};
+
+// Where a second document starts, if there is one.  At most two documents
+// are parsed, so the loop is bounded whatever the parser does.
+std::optional<YAML::Mark> second_document(const std::string& text) {
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    DocumentCounter counter;
+    for (int i = 0; i < 2 && parser.HandleNextDocument(counter); ++i) {
+    }
+    if (counter.starts.size() < 2) return std::nullopt;
+    return counter.starts[1];
+}
+
 // YAML text is UTF-8; so are our plan and reports.  Rejecting anything else
 // here keeps bad bytes out of every JSON file written later.
 void require_utf8(const std::string& text, const std::string& file) {
@@ -564,11 +598,9 @@ Scenario load_scenario_text(const std::string& text, const std::string& name_for
     require_utf8(text, file);
     Scenario s;
     try {
-        std::vector<Node> docs = YAML::LoadAll(text);
-        if (docs.size() > 1)
-            fail_at(to_loc(file, docs[1].Mark()),
-                    "expected one YAML document, found " + std::to_string(docs.size()));
-        s = Loader(file).scenario(docs.empty() ? Node() : docs[0]);
+        if (auto second = second_document(text))
+            fail_at(to_loc(file, *second), "expected one YAML document, found 2 or more");
+        s = Loader(file).scenario(YAML::Load(text));
     } catch (const YAML::Exception& e) {
         const YAML::Mark& m = e.mark;
         throw ScenarioError(file, m.line < 0 ? 1 : m.line + 1, m.line < 0 ? 1 : m.column + 1,
