@@ -32,6 +32,10 @@ void print_table(std::ostream& os, const std::vector<ScenarioReport>& reps);
 void print_findings(std::ostream& os, const std::vector<ScenarioReport>& reps,
                     std::size_t per_kind = 5);
 
+// Serialises j for a file.  Bytes that are not UTF-8 (from a command line,
+// say) are replaced rather than thrown on.
+std::string json_text(const nlohmann::json& j, int indent = 2);
+
 nlohmann::json report_json(const std::vector<ScenarioReport>& reps, const std::string& command);
 nlohmann::json finding_json(const Finding& f, const Plan& plan);
 

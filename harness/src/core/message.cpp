@@ -25,6 +25,21 @@ void xor_words(std::byte* dst, const std::uint64_t* src, std::size_t n, std::uin
     }
 }
 
+// Calls fn(i, block + pos, n, key) for each contiguous run of the words
+// [0, words) of a payload that starts at block slot `off`: runs split where
+// the block wraps, and each lap has its own key.  Contiguous runs let the
+// compiler vectorise fn.
+template <typename Fn>
+void for_each_run(const std::uint64_t* block, std::size_t off, std::size_t words, std::uint64_t k,
+                  Fn&& fn) {
+    for (std::size_t i = 0; i < words;) {
+        const std::size_t pos = (off + i) & kBlockMask;
+        const std::size_t n = std::min(words - i, kBlockWords - pos);
+        fn(i, block + pos, n, lap_key(k, off + i));
+        i += n;
+    }
+}
+
 // OR of (word ^ src ^ k) over n words: zero iff they all match.
 std::uint64_t diff_words(const std::byte* msg, const std::uint64_t* src, std::size_t n,
                          std::uint64_t k) {
@@ -89,14 +104,10 @@ void Payload::fill(std::span<std::byte> out, std::uint32_t origin, std::uint64_t
     const std::size_t body = out.size() - kHeaderSize;
     const std::size_t words = body / 8;
     std::byte* p = out.data() + kHeaderSize;
-    // Contiguous runs of the block (split where it wraps), so that the
-    // compiler can vectorise the xor.
-    for (std::size_t i = 0; i < words;) {
-        const std::size_t pos = (off + i) & kBlockMask;
-        const std::size_t n = std::min(words - i, kBlockWords - pos);
-        xor_words(p + 8 * i, block_.data() + pos, n, lap_key(k, off + i));
-        i += n;
-    }
+    for_each_run(block_.data(), off, words, k,
+                 [&](std::size_t i, const std::uint64_t* src, std::size_t n, std::uint64_t key) {
+                     xor_words(p + 8 * i, src, n, key);
+                 });
     if (std::size_t tail = body % 8) {
         std::uint64_t w = block_[(off + words) & kBlockMask] ^ lap_key(k, off + words);
         std::memcpy(p + 8 * words, &w, tail);
@@ -125,12 +136,10 @@ Verdict Payload::verify(std::span<const std::byte> msg, std::size_t max_size,
     // Fast path: an OR-reduction per contiguous run (vectorised); only a
     // mismatch pays for the word-by-word scan that finds the first bad byte.
     std::uint64_t diff = 0;
-    for (std::size_t i = 0; i < words;) {
-        const std::size_t pos = (off + i) & kBlockMask;
-        const std::size_t n = std::min(words - i, kBlockWords - pos);
-        diff |= diff_words(p + 8 * i, block_.data() + pos, n, lap_key(k, off + i));
-        i += n;
-    }
+    for_each_run(block_.data(), off, words, k,
+                 [&](std::size_t i, const std::uint64_t* src, std::size_t n, std::uint64_t key) {
+                     diff |= diff_words(p + 8 * i, src, n, key);
+                 });
     if (diff != 0) {
         for (std::size_t i = 0; i < words; ++i) {
             std::uint64_t w;

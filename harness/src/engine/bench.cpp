@@ -15,6 +15,7 @@
 #include "ipctorture/errors.hpp"
 #include "ipctorture/event_log.hpp"
 #include "ipctorture/orchestrator.hpp"
+#include "ipctorture/report.hpp"
 
 namespace ipct {
 
@@ -188,7 +189,7 @@ int bench_main(const BenchArgs& a) {
                          {"harness_mb_per_s", median(har_mb)},
                          {"ratio", ratio},
                          {"checker_s", median(chk)}};
-        std::ofstream(a.json) << j.dump(2) << "\n";
+        std::ofstream(a.json) << json_text(j) << "\n";
     }
     return 0;
 }

@@ -162,35 +162,39 @@ void Checker::on_hang(std::uint64_t, const Record& r) {
     evidence_last(f, r.seq);
 }
 
-// A channel is drained when it has consumers and each of them logged
-// kDrained for it with no receive cut short.  On a byte stream that carried
-// damaged bytes (garbage or corrupt frames) a message that never arrived
-// whole may lie inside them (its header split by an interleaved write), so
-// nothing missing there is provably lost: it is indeterminate.
-void Checker::judge_streams(std::vector<LostCandidate>& lost) {
-    std::vector<bool> drained(nchannels_, false);
-    for (std::size_t c = 0; c < nchannels_; ++c) {
-        const std::vector<std::uint32_t>& cons = chans_[c].consumers;
-        drained[c] = !cons.empty() && std::all_of(cons.begin(), cons.end(), [&](std::uint32_t p) {
+// A message missing from channel c is provably lost only if c is drained
+// (it has consumers and each of them logged kDrained for it with no receive
+// cut short) and the missing message cannot be hiding in damaged bytes: on
+// a byte stream that carried garbage or corrupt frames, a message whose
+// header was split by an interleaved write arrived, but not whole.
+bool Checker::loss_provable(std::size_t c) const {
+    const std::vector<std::uint32_t>& cons = chans_[c].consumers;
+    const bool drained =
+        !cons.empty() && std::all_of(cons.begin(), cons.end(), [&](std::uint32_t p) {
             return procs_[p].drained && !procs_[p].recv_cut_short;
         });
-        const ChannelStats& st = res_.channels[c];
-        const bool stream = h_.plan != nullptr && !h_.plan->channels[c].boundaries;
-        if (stream && (st.garbage_bytes > 0 || st.corrupted > 0)) drained[c] = false;
-    }
+    const ChannelStats& st = res_.channels[c];
+    const bool stream = h_.plan != nullptr && !h_.plan->channels[c].boundaries;
+    const bool damaged = stream && (st.garbage_bytes > 0 || st.corrupted > 0);
+    return drained && !damaged;
+}
+
+void Checker::judge_streams(std::vector<LostCandidate>& lost) {
+    std::vector<bool> provable(nchannels_);
+    for (std::size_t c = 0; c < nchannels_; ++c) provable[c] = loss_provable(c);
     std::vector<std::size_t> order(streams_.size());
     std::iota(order.begin(), order.end(), std::size_t{0});
     std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
         return std::tie(streams_[a].channel, streams_[a].origin) <
                std::tie(streams_[b].channel, streams_[b].origin);
     });
-    for (std::size_t i : order) judge_stream(streams_[i], drained[streams_[i].channel], lost);
+    for (std::size_t i : order) judge_stream(streams_[i], provable[streams_[i].channel], lost);
 }
 
 // Each send beyond the receives is missing.  Only ok sends can be provably
-// lost (a pending or failed one may never have left), and only once every
-// consumer drained the channel; the rest is indeterminate.
-void Checker::judge_stream(const Stream& s, bool drained, std::vector<LostCandidate>& lost) {
+// lost (a pending or failed one may never have left), and only where
+// loss_provable() holds for the channel; the rest is indeterminate.
+void Checker::judge_stream(const Stream& s, bool provable, std::vector<LostCandidate>& lost) {
     std::vector<std::pair<std::uint64_t, Slot>> open;
     s.window.for_each([&](std::uint64_t seq, const Slot& sl) {
         if (std::uint64_t{sl.intact} + sl.corrupt < sl.sends()) open.emplace_back(seq, sl);
@@ -202,7 +206,7 @@ void Checker::judge_stream(const Stream& s, bool drained, std::vector<LostCandid
     std::size_t listed = 0;
     for (const auto& [seq, sl] : open) {
         const std::uint64_t got = std::uint64_t{sl.intact} + sl.corrupt;
-        const std::uint64_t missing = drained && sl.sends_ok > got ? sl.sends_ok - got : 0;
+        const std::uint64_t missing = provable && sl.sends_ok > got ? sl.sends_ok - got : 0;
         const std::uint64_t unknown = sl.sends() - got - missing;
         st.lost += missing;
         st.indeterminate += unknown;

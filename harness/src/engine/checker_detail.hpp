@@ -292,7 +292,8 @@ class Checker {
     void on_worker_status(std::uint64_t i, const Record& r);
     void on_hang(std::uint64_t i, const Record& r);
     void judge_streams(std::vector<LostCandidate>& lost);
-    void judge_stream(const Stream& s, bool drained, std::vector<LostCandidate>& lost);
+    bool loss_provable(std::size_t c) const;
+    void judge_stream(const Stream& s, bool provable, std::vector<LostCandidate>& lost);
     void judge_relays(std::vector<LostCandidate>& lost);
     void report_lost(std::vector<LostCandidate>& lost);
 

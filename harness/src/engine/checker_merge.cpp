@@ -181,7 +181,6 @@ void Checker::on_intact(std::uint32_t p, std::uint64_t i, const Record& r, std::
 void Checker::on_corrupt(std::uint32_t p, std::uint64_t i, const Record& r) {
     const std::uint32_t c = r.channel;
     ChannelStats& st = res_.channels[c];
-    ++st.corrupted;
     st.last_recv_ns = std::max(st.last_recv_ns, r.t_end);
     const RecRef ref{p, i};
     Slot slot;
@@ -191,11 +190,11 @@ void Checker::on_corrupt(std::uint32_t p, std::uint64_t i, const Record& r) {
     // A send that never completed ok (its writer was killed mid-write, or the
     // write failed part way) explains a damaged or truncated arrival.
     if (sent && slot.sends_ok == 0) {
-        --st.corrupted;
         ++st.indeterminate;
         ++res_.indeterminate;
         return;
     }
+    ++st.corrupted;
     if (!has(c, Check::kCorrupted) || !keep(FindingKind::kCorrupted)) return;
     const char* verdict = verdict_name(static_cast<Verdict>(r.aux));
     Finding& f = add(FindingKind::kCorrupted, c, r.origin, r.seq,

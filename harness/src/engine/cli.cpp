@@ -44,6 +44,15 @@ std::string reproduce_cmd(const std::string& file, std::uint64_t seed, const Run
     return c;
 }
 
+// Writes the JSON report to path, if one was asked for.
+void write_report(const std::string& path, const std::vector<ScenarioReport>& reps,
+                  const std::string& command) {
+    if (path.empty()) return;
+    std::ofstream out(path);
+    out << json_text(report_json(reps, command)) << "\n";
+    if (!out) throw EnvironmentError("cannot write " + path);
+}
+
 ScenarioReport run_one(const Scenario& s, const RunArgs& a) {
     ScenarioReport r;
     r.file = s.file;
@@ -83,13 +92,7 @@ int cmd_run(const RunArgs& a, const std::string& command) {
         print_table(std::cout, reps);
         print_findings(std::cout, reps);
     }
-    if (!a.json.empty()) {
-        std::ofstream out(a.json);
-        out << report_json(reps, command)
-                   .dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
-            << "\n";
-        if (!out) throw EnvironmentError("cannot write " + a.json);
-    }
+    write_report(a.json, reps, command);
     return exit_status(reps);
 }
 
@@ -114,14 +117,11 @@ int cmd_check(const std::string& dir, const std::string& json, const std::string
     r.name = r.outcome.plan.scenario_name;
     r.file = r.outcome.plan.scenario_file;
     r.seed = r.outcome.plan.seed;
-    r.reproduce = "ipctorture run " + shell_quote(r.file) + " --seed " + std::to_string(r.seed);
+    r.reproduce = reproduce_cmd(r.file, r.seed, RunArgs{});
     std::vector<ScenarioReport> reps{r};
     print_table(std::cout, reps);
     print_findings(std::cout, reps);
-    if (!json.empty())
-        std::ofstream(json) << report_json(reps, command)
-                                   .dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
-                            << "\n";
+    write_report(json, reps, command);
     return exit_status(reps);
 }
 

@@ -125,8 +125,7 @@ class Run {
 };
 
 Run::Run(const Scenario& s, const RunOptions& o)
-    : opt_(o),
-      dir_(RunDir::create(o.run_root.empty() ? default_run_root() : o.run_root, s.name)) {
+    : opt_(o), dir_(RunDir::create(o.run_root.empty() ? default_run_root() : o.run_root, s.name)) {
     plan_ = make_plan(s, o.seed.value_or(s.seed), dir_.id(), dir_.path());
     if (o.timeout_s) plan_.timeout_s = *o.timeout_s;
     created_.assign(plan_.channels.size(), false);

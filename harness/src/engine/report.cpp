@@ -233,6 +233,10 @@ nlohmann::json report_json(const std::vector<ScenarioReport>& reps, const std::s
     return j;
 }
 
+std::string json_text(const nlohmann::json& j, int indent) {
+    return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 int exit_status(const std::vector<ScenarioReport>& reps) {
     int st = kExitPass;
     for (const auto& r : reps) {

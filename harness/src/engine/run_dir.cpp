@@ -18,6 +18,7 @@
 #include "ipctorture/errors.hpp"
 #include "ipctorture/event_log.hpp"
 #include "ipctorture/orchestrator.hpp"
+#include "ipctorture/report.hpp"
 
 namespace fs = std::filesystem;
 
@@ -84,7 +85,7 @@ void RunDir::write_plan(const nlohmann::json& plan) {
     const std::string tmp = path_ + "/plan.json.tmp";
     {
         std::ofstream out(tmp);
-        out << plan.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+        out << json_text(plan, 1) << "\n";
         if (!out) IPCT_FAIL_ERRNO("cannot write " + tmp);
     }
     fs::rename(tmp, path_ + "/plan.json");

@@ -62,8 +62,8 @@ void barrier(int ready_fd, int go_fd) {
 
 // Room for the records a process will most likely write, so that the log
 // rarely grows (and remaps) mid-run.  Consumers and relays cannot know their
-// share up front: they start with room for every message their channel's
-// producers plan to send.
+// share up front: they start with room for every message any producer plans
+// to send.
 std::uint64_t expected_records(const Plan& plan, const PlannedProcess& p) {
     std::uint64_t n = p.workload.messages;
     if (p.role != Role::kProducer)
