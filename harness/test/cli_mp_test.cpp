@@ -114,6 +114,16 @@ TEST(Cli, SmokeSuitePassesAndLeavesNothing) {
     EXPECT_TRUE(root.entries().empty()) << "a passing run must remove its run directory";
 }
 
+TEST(Cli, ARunRootTheRunCreatedIsRemovedWithItsLastRun) {
+    TempDir parent, scratch;
+    const std::string made = parent.path + "/made-by-the-run/";
+    auto r =
+        run_binary({"run", source("scenarios/smoke/pipe-fan-out-packet.yaml")}, made, scratch.path);
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_FALSE(fs::exists(made)) << "an empty run root the run created must go with it";
+    EXPECT_TRUE(parent.entries().empty());
+}
+
 TEST(Cli, ZooFailsWithCorruptedMessagesInJson) {
     TempDir root, scratch;
     const std::string json = scratch.path + "/report.json";

@@ -43,15 +43,24 @@ std::string timestamp() {
 
 RunDir RunDir::create(const std::string& root, const std::string& scenario_name) {
     static std::atomic<int> counter{0};
-    std::error_code ec;
-    fs::create_directories(root, ec);
-    if (ec) throw EnvironmentError("cannot create run root " + root + ": " + ec.message());
     RunDir d;
     d.id_ = scenario_name + "-" + timestamp() + "-" + std::to_string(::getpid()) + "-" +
             std::to_string(counter++);
-    d.path_ = fs::absolute(fs::path(root) / d.id_).lexically_normal().string();
-    if (::mkdir(d.path_.c_str(), 0700) != 0)
-        throw EnvironmentError("cannot create run directory " + d.path_ + ": " + errno_name(errno));
+    // Normalised without a trailing separator: `clean` finds leftover workers
+    // by this path in their command lines.
+    d.root_ = (fs::absolute(root) / "").lexically_normal().parent_path().string();
+    d.path_ = (fs::path(d.root_) / d.id_).string();
+    // Another run that created the root may remove it (empty) between our
+    // create_directories and mkdir: then make it again.
+    for (int attempt = 0;; ++attempt) {
+        std::error_code ec;
+        d.created_root_ = fs::create_directories(d.root_, ec);
+        if (ec) throw EnvironmentError("cannot create run root " + root + ": " + ec.message());
+        if (::mkdir(d.path_.c_str(), 0700) == 0) break;
+        if (errno != ENOENT || attempt == 4)
+            throw EnvironmentError("cannot create run directory " + d.path_ + ": " +
+                                   errno_name(errno));
+    }
     const std::string owner = d.path_ + "/.owner";
     d.owner_fd_ = ::open(owner.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (d.owner_fd_ < 0 || ::flock(d.owner_fd_, LOCK_EX | LOCK_NB) != 0)
@@ -62,7 +71,12 @@ RunDir RunDir::create(const std::string& root, const std::string& scenario_name)
 }
 
 RunDir::RunDir(RunDir&& o) noexcept
-    : path_(std::move(o.path_)), id_(std::move(o.id_)), owner_fd_(o.owner_fd_), done_(o.done_) {
+    : path_(std::move(o.path_)),
+      id_(std::move(o.id_)),
+      root_(std::move(o.root_)),
+      created_root_(o.created_root_),
+      owner_fd_(o.owner_fd_),
+      done_(o.done_) {
     o.owner_fd_ = -1;
     o.done_ = true;
 }
@@ -100,6 +114,9 @@ void RunDir::remove() {
     std::error_code ec;
     fs::remove_all(path_, ec);
     if (ec) spdlog::warn("cannot remove {}: {}", path_, ec.message());
+    // A run root this run made is removed too once nothing else is in it
+    // (rmdir fails on a non-empty directory, which is the point).
+    if (created_root_) ::rmdir(root_.c_str());
     release();
 }
 

@@ -31,6 +31,8 @@ class RunDir {
     void release();
     std::string path_;
     std::string id_;
+    std::string root_;
+    bool created_root_ = false;  // this run made root_: remove it when it is empty
     int owner_fd_ = -1;
     bool done_ = false;
 };
