@@ -67,6 +67,36 @@ std::uint64_t option_uint(const Options& o, const std::string& key, std::uint64_
     return v;
 }
 
+std::int64_t option_int(const Options& o, const std::string& key, std::int64_t def,
+                        std::int64_t min, std::int64_t max) {
+    auto it = o.find(key);
+    if (it == o.end()) return def;
+    const std::string& t = it->second.text;
+    const std::string range =
+        "an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]";
+    const std::size_t digits = !t.empty() && (t[0] == '-' || t[0] == '+') ? 1 : 0;
+    if (t.size() == digits ||
+        !std::all_of(t.begin() + digits, t.end(), [](char c) { return c >= '0' && c <= '9'; }))
+        bad_option(it->second, key, range);
+    errno = 0;
+    char* end = nullptr;
+    long long v = std::strtoll(t.c_str(), &end, 10);
+    if (errno == ERANGE || v < min || v > max) bad_option(it->second, key, range);
+    return v;
+}
+
+std::string option_choice(const Options& o, const std::string& key, const std::string& def,
+                          std::initializer_list<const char*> choices) {
+    auto it = o.find(key);
+    if (it == o.end()) return def;
+    std::string list;
+    for (const char* c : choices) {
+        if (it->second.text == c) return it->second.text;
+        list += (list.empty() ? "" : ", ") + std::string(c);
+    }
+    bad_option(it->second, key, "one of " + list);
+}
+
 std::string option_string(const Options& o, const std::string& key, const std::string& def) {
     auto it = o.find(key);
     return it == o.end() ? def : it->second.text;

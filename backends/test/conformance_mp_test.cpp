@@ -236,6 +236,8 @@ class Conformance : public ::testing::TestWithParam<std::string> {
     struct Child {
         pid_t pid = -1;
         int result_fd = -1;  // read end of the worker's report pipe
+        Direction dir = Direction::kRead;
+        std::uint32_t rank = 0;  // among the children of its direction
         int status = 0;
         bool reaped = false;
     };
@@ -280,8 +282,11 @@ class Conformance : public ::testing::TestWithParam<std::string> {
         return accepts(locks) ? locks : Options{};
     }
 
-    void create(const Options& o) {
+    // The topology's counts: how many writers and readers will be spawned.
+    void create(const Options& o, std::uint32_t writers = 1, std::uint32_t readers = 1) {
         setup_.options = o;
+        setup_.writers = writers;
+        setup_.readers = readers;
         contract_ = backend_->contract(o);
         state_ = backend_->create(setup_);
         created_ = true;
@@ -294,12 +299,22 @@ class Conformance : public ::testing::TestWithParam<std::string> {
             go_ = std::make_unique<Pipe>();
         }
         Pipe result;
+        const auto rank = static_cast<std::uint32_t>(
+            std::count_if(children_.begin(), children_.end(), [d](const Child& c) { return c.dir == d; }));
         const pid_t pid = ::fork();
         if (pid < 0) IPCT_FAIL_ERRNO("fork");
-        if (pid == 0) worker(d, body, result.w);
+        if (pid == 0) worker(d, body, result.w, endpoint_setup(children_.size(), d, rank));
         result.close_w();
-        children_.push_back(Child{pid, std::exchange(result.r, -1)});
+        children_.push_back(Child{pid, std::exchange(result.r, -1), d, rank});
         return children_.size() - 1;
+    }
+
+    ChannelSetup endpoint_setup(std::size_t index, Direction d, std::uint32_t rank) const {
+        ChannelSetup s = setup_;
+        s.process = static_cast<std::uint32_t>(index);
+        s.rank = rank;
+        (void)d;
+        return s;
     }
 
     // What the orchestrator does once every worker runs: after_spawn, then
@@ -403,7 +418,7 @@ class Conformance : public ::testing::TestWithParam<std::string> {
   private:
     // In the forked worker: become what an exec'd worker would be, open,
     // pass the barrier, run, report, _exit.
-    [[noreturn]] void worker(Direction d, const Body& body, int result_fd) {
+    [[noreturn]] void worker(Direction d, const Body& body, int result_fd, const ChannelSetup& me) {
         Report rep;
         try {
             ::prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -419,7 +434,7 @@ class Conformance : public ::testing::TestWithParam<std::string> {
                 for (int fd : backend_->inherited_fds(state_, x)) all.insert(fd);
             for (int fd : all)
                 if (!mine.count(fd)) ::close(fd);
-            auto ep = backend_->open(setup_, state_, d);
+            auto ep = backend_->open(me, state_, d);
             char b = 'r';
             if (write_full(ready_->w, &b, 1).err) IPCT_FAIL_ERRNO("barrier: write ready");
             ::close(ready_->w);
@@ -450,6 +465,10 @@ class Conformance : public ::testing::TestWithParam<std::string> {
         if (r == c.pid) {
             c.status = st;
             c.reaped = true;
+            // What the orchestrator does when a worker ends.
+            const auto index = static_cast<std::size_t>(&c - children_.data());
+            if (created_)
+                backend_->process_gone(endpoint_setup(index, c.dir, c.rank), state_, c.dir);
         }
         return c.reaped;
     }
@@ -560,7 +579,7 @@ TEST_P(Conformance, WriteLockKeepsLargeMessagesWhole) {
     constexpr std::uint64_t kMessages = 150;
     const Options o = options({{"write_lock", "true"}});
     if (!accepts(o)) GTEST_SKIP() << GetParam() << " has no write_lock option";
-    create(o);
+    create(o, kWriters);
     const Contract c = contract_;
     // Above PIPE_BUF: without the lock, writes of this size interleave.
     const std::size_t hi = std::min<std::size_t>(c.max_message, 64 * 1024);

@@ -31,16 +31,34 @@ struct Contract {
     bool boundaries = false;           // a receive returns exactly one message
     bool fifo = true;                  // FIFO per sender
     bool lossless = true;              // a completed send is delivered
+    bool priority = false;             // highest priority first, FIFO within one (posix_mq)
+    bool selective = false;            // receives select by type (sysv_msg)
     std::size_t max_message = 0;       // largest message a scenario may ask for
-    std::string notes;                 // kernel facts worth knowing
+    // Message priorities (or types) a producer may attach, inclusive; a
+    // backend without them leaves has_priority false.
+    bool has_priority = false;
+    std::uint32_t min_priority = 0;
+    std::uint32_t max_priority = 0;
+    std::string notes;  // kernel facts worth knowing
 };
 
+inline constexpr std::uint32_t kNoProcess = 0xffffffff;
+
+// Everything a backend call may need to know about the channel.  The counts
+// are the topology's: how many processes read and write the channel.  The
+// last three describe the calling process in open() and process_gone() and
+// keep their defaults elsewhere.
 struct ChannelSetup {
     std::string run_dir;
     std::string run_id;
     std::string name;  // channel name from the scenario
     std::uint32_t index = 0;
     Options options;
+    std::uint32_t writers = 0;
+    std::uint32_t readers = 0;
+    std::uint32_t process = kNoProcess;  // plan index of the process
+    std::uint32_t rank = 0;              // its index among the readers (or writers), from 0
+    Options endpoint;                    // its per-process options (the process's 'options:')
 };
 
 class Endpoint {
@@ -65,12 +83,44 @@ class Backend {
     virtual Contract contract(const Options& opts) const = 0;
     // Throws ScenarioError at the offending option.
     virtual void validate(const Options& opts) const = 0;
+    // Per-process options (a process's 'options:' map) this backend reads on
+    // side d; the scenario validator rejects a key no side of the process
+    // knows.  validate_endpoint() checks the values of the known keys.
+    virtual std::vector<std::string> endpoint_keys(Direction d) const {
+        (void)d;
+        return {};
+    }
+    virtual void validate_endpoint(const Options& channel, const Options& endpoint,
+                                   Direction d) const {
+        (void)channel, (void)endpoint, (void)d;
+    }
+    // How a reader with these options asks for messages: the rule the
+    // checker applies to what it receives.  Default: no queue-order rule.
+    virtual ReceiveRequest receive_request(const Options& channel, const Options& endpoint) const {
+        (void)channel, (void)endpoint;
+        return {};
+    }
+    // Whole-scenario limits (kernel limits summed over channels, say).
+    // Called once per scenario with every channel of this backend and the
+    // largest message each will carry; throws ScenarioError.
+    virtual void validate_usage(const std::vector<const ChannelSpec*>& channels,
+                                const std::vector<std::uint32_t>& largest_message) const {
+        (void)channels, (void)largest_message;
+    }
     virtual nlohmann::json create(const ChannelSetup& ch) = 0;
     virtual std::vector<int> inherited_fds(const nlohmann::json& state, Direction d) const {
         (void)state, (void)d;
         return {};
     }
     virtual void after_spawn(const nlohmann::json& state) { (void)state; }
+    // The orchestrator saw a process that used this channel end (however it
+    // ended).  A backend whose readers cannot see end-of-channel from the
+    // kernel (message queues, shared memory, datagrams) marks the writer
+    // gone here, so that a killed writer does not leave its readers waiting.
+    // Idempotent; also called after the process closed the channel itself.
+    virtual void process_gone(const ChannelSetup& ch, const nlohmann::json& state, Direction d) {
+        (void)ch, (void)state, (void)d;
+    }
     virtual std::unique_ptr<Endpoint> open(const ChannelSetup& ch, const nlohmann::json& state,
                                            Direction d) = 0;
     virtual void cleanup(const ChannelSetup& ch, const nlohmann::json& state) = 0;
@@ -89,6 +139,11 @@ bool option_bool(const Options& o, const std::string& key, bool def);
 std::uint64_t option_uint(const Options& o, const std::string& key, std::uint64_t def,
                           std::uint64_t min, std::uint64_t max);
 std::string option_string(const Options& o, const std::string& key, const std::string& def);
+std::int64_t option_int(const Options& o, const std::string& key, std::int64_t def,
+                        std::int64_t min, std::int64_t max);
+// One of `choices`, or throw.
+std::string option_choice(const Options& o, const std::string& key, const std::string& def,
+                          std::initializer_list<const char*> choices);
 // Rejects keys not in `known`.
 void option_reject_unknown(const Options& o, std::initializer_list<const char*> known);
 

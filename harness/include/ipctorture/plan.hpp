@@ -23,6 +23,7 @@ struct PlannedChannel {
     std::vector<Check> checks;  // the rules the checker applies to this channel
     std::uint32_t max_message = 0;
     bool boundaries = false;  // the backend keeps message boundaries
+    Bounds bounds;            // tolerated loss, duplication, reordering rates
     nlohmann::json state;     // what backend create() returned (paths, fds)
     bool operator==(const PlannedChannel&) const = default;
 };
@@ -36,6 +37,8 @@ struct PlannedProcess {
     std::uint32_t origin = 0;                // producers: the origin id carried in messages
     std::uint64_t seed = 0;                  // per-process seed derived from the run seed
     Workload workload;
+    Options options;         // per-process backend options
+    ReceiveRequest request;  // readers: how they ask for messages (the checker's order rule)
     bool operator==(const PlannedProcess&) const = default;
 };
 
@@ -69,6 +72,14 @@ struct Contract;  // backend.hpp
 // duplicated, corrupted, fifo.  make_plan uses them when the scenario names
 // no checks.
 std::vector<Check> default_checks(const Contract& c);
+
+struct ChannelSetup;  // backend.hpp
+enum class Direction;
+// What a backend call about channel c needs; with a process, the setup that
+// process opens its side d with (its rank among the channel's readers or
+// writers, its options).
+ChannelSetup channel_setup(const Plan& plan, std::uint32_t c);
+ChannelSetup channel_setup(const Plan& plan, std::uint32_t c, std::uint32_t process, Direction d);
 
 nlohmann::json plan_to_json(const Plan& p);
 Plan plan_from_json(const nlohmann::json& j);  // throws HarnessError on a bad plan

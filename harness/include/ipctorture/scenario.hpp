@@ -45,6 +45,9 @@ struct Workload {
     std::uint64_t messages = 0;  // producers: how many to send (0 with duration)
     double duration_s = 0;       // producers: send for this long instead
     SizeDist size;
+    // Producers: the priority (posix_mq) or type (sysv_msg) of each message,
+    // drawn like a size; unset = the backend's lowest.
+    std::optional<SizeDist> priority;
     double rate = 0;           // messages per second; 0 = as fast as possible
     double start_delay_s = 0;  // wait this long after the start barrier
     SourceLoc loc;
@@ -55,10 +58,53 @@ enum class Role { kProducer, kConsumer, kRelay };
 const char* role_name(Role r);
 std::optional<Role> parse_role(const std::string& s);  // "producer" -> kProducer
 
+// Tolerances for a channel whose contract allows loss, duplication or
+// reordering (udp): measured rates above them are findings.  Fractions of
+// the messages sent, in [0, 1].
+struct Bounds {
+    std::optional<double> max_loss;
+    std::optional<double> max_duplicate;
+    std::optional<double> max_reorder;
+    SourceLoc loc;
+    bool operator==(const Bounds&) const = default;
+};
+
+// How a reader asks for messages, as far as ordering goes (from the backend
+// and the reader's options).  The checker's queue-order rule: a receive
+// returned m although an eligible n that ranks before m was in the queue for
+// the whole receive.
+struct ReceiveRequest {
+    enum class Order : std::uint8_t {
+        kNone,          // no queue-order rule (byte streams, sockets)
+        kQueue,         // the first eligible message in queue order (sysv msgtyp >= 0)
+        kHighestFirst,  // highest priority first, queue order within one (posix_mq)
+        kLowestFirst,   // lowest type first, queue order within one (sysv msgtyp < 0)
+    };
+    enum class Match : std::uint8_t { kAny, kEqual, kNotEqual, kAtMost };
+    Order order = Order::kNone;
+    Match match = Match::kAny;
+    std::uint32_t type = 0;  // kEqual, kNotEqual, kAtMost
+    bool admits(std::uint32_t t) const {
+        switch (match) {
+            case Match::kAny:
+                return true;
+            case Match::kEqual:
+                return t == type;
+            case Match::kNotEqual:
+                return t != type;
+            case Match::kAtMost:
+                return t <= type;
+        }
+        return true;
+    }
+    bool operator==(const ReceiveRequest&) const = default;
+};
+
 struct ChannelSpec {
     std::string name;
     std::string backend;
     Options options;
+    Bounds bounds;
     SourceLoc loc;
     bool operator==(const ChannelSpec&) const = default;
 };
@@ -71,12 +117,13 @@ struct ProcessSpec {
     std::string input;    // relay
     std::string output;   // relay
     Workload workload;
+    Options options;  // per-process backend options (sysv msgtyp, ...)
     SourceLoc loc;
     bool operator==(const ProcessSpec&) const = default;
 };
 
 // The checker rules a scenario may ask for.  Default: the backend contract's.
-enum class Check { kLost, kDuplicated, kCorrupted, kFifo };
+enum class Check { kLost, kDuplicated, kCorrupted, kFifo, kPriority, kSelective };
 const char* check_name(Check c);
 std::optional<Check> parse_check(const std::string& s);
 

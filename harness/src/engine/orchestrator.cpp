@@ -64,7 +64,7 @@ std::string self_exe() {
 }
 
 ChannelSetup setup_for(const Plan& plan, const PlannedChannel& ch) {
-    return ChannelSetup{plan.run_dir, plan.run_id, ch.name, ch.index, ch.options};
+    return channel_setup(plan, ch.index);
 }
 
 struct Pipe {
@@ -103,6 +103,7 @@ class Run {
     std::vector<int> fds_for(const PlannedProcess& p) const;
     void start_loop();
     void kill_running(const char* why);
+    void process_gone(std::size_t i);
     void cleanup_channels();
     double secs(std::uint64_t a, std::uint64_t b) const { return b > a ? double(b - a) / 1e9 : 0; }
 
@@ -220,6 +221,24 @@ void Run::kill_running(const char* why) {
     }
 }
 
+// Tells the backends of the process's channels that it has gone, so that a
+// writer killed before it could say so does not leave its readers waiting.
+void Run::process_gone(std::size_t i) {
+    const PlannedProcess& p = plan_.processes[i];
+    auto gone = [&](std::uint32_t c, Direction d) {
+        if (c == kNoChannel || !created_[c]) return;
+        const PlannedChannel& ch = plan_.channels[c];
+        try {
+            find_backend(ch.backend)
+                ->process_gone(channel_setup(plan_, c, p.index, d), ch.state, d);
+        } catch (const std::exception& e) {
+            spdlog::error("{}: channel {}: {}", p.name, ch.name, e.what());
+        }
+    };
+    gone(p.in_channel, Direction::kRead);
+    gone(p.out_channel, Direction::kWrite);
+}
+
 void Run::start_loop() {
     auto ready_sd = std::make_shared<asio::posix::stream_descriptor>(ctx_, ::dup(ready_.r));
     auto rbuf = std::make_shared<std::vector<char>>(procs_.size() ? procs_.size() : 1);
@@ -245,6 +264,7 @@ void Run::start_loop() {
     for (std::size_t i = 0; i < procs_.size(); ++i) {
         procs_[i]->async_wait([this, i, &finish](const bp::error_code& ec, int) {
             ends_[i].status = ec ? 0x7f00 : procs_[i]->native_exit_code();
+            process_gone(i);
             if (--running_ == 0) {
                 t_done_ = now_ns();
                 finish();
@@ -272,6 +292,10 @@ void Run::start_loop() {
 }
 
 RunOutcome Run::execute() {
+    // Written twice: before the channels exist, so that `ipctorture clean`
+    // can find what a harness killed mid-creation left (backends name their
+    // objects after the run and the channel), and with their state.
+    dir_.write_plan(plan_to_json(plan_));
     create_channels();
     dir_.write_plan(plan_to_json(plan_));
     olog_ = EventLogWriter(orchestrator_log_path(dir_.path()), 0xffffffffu, 1024);

@@ -31,6 +31,7 @@ PlannedChannel plan_channel(const Scenario& s, std::size_t i) {
     ch.checks = s.checks.empty() ? default_checks(c) : s.checks;
     ch.max_message = static_cast<std::uint32_t>(c.max_message);
     ch.boundaries = c.boundaries;
+    ch.bounds = spec.bounds;
     return ch;
 }
 
@@ -48,6 +49,8 @@ std::vector<Check> default_checks(const Contract& c) {
     v.push_back(Check::kDuplicated);
     v.push_back(Check::kCorrupted);
     if (c.fifo) v.push_back(Check::kFifo);
+    if (c.priority) v.push_back(Check::kPriority);
+    if (c.selective) v.push_back(Check::kSelective);
     return v;
 }
 
@@ -89,10 +92,47 @@ Plan make_plan(const Scenario& s, std::uint64_t seed, const std::string& run_id,
             }
             p.seed = derive_seed(seed, std::uint64_t{p.index} + 1);
             p.workload = spec.workload;
+            if (p.role == Role::kProducer && !p.workload.priority) {
+                const ChannelSpec& out = s.channels[p.out_channel];
+                const Contract c = find_backend(out.backend)->contract(out.options);
+                if (c.has_priority) {
+                    SizeDist d;
+                    d.min = d.max = c.min_priority;
+                    d.loc = p.workload.loc;
+                    p.workload.priority = d;
+                }
+            }
+            p.options = spec.options;
+            if (p.in_channel != kNoChannel) {
+                const ChannelSpec& in = s.channels[p.in_channel];
+                p.request = find_backend(in.backend)->receive_request(in.options, p.options);
+            }
             plan.processes.push_back(std::move(p));
         }
     }
     return plan;
+}
+
+ChannelSetup channel_setup(const Plan& plan, std::uint32_t c) {
+    const PlannedChannel& ch = plan.channels.at(c);
+    ChannelSetup s{plan.run_dir, plan.run_id, ch.name, ch.index, ch.options};
+    for (const PlannedProcess& p : plan.processes) {
+        if (p.in_channel == c) ++s.readers;
+        if (p.out_channel == c) ++s.writers;
+    }
+    return s;
+}
+
+ChannelSetup channel_setup(const Plan& plan, std::uint32_t c, std::uint32_t process, Direction d) {
+    ChannelSetup s = channel_setup(plan, c);
+    const PlannedProcess& self = plan.processes.at(process);
+    s.process = process;
+    s.endpoint = self.options;
+    for (std::uint32_t i = 0; i < process; ++i) {
+        const PlannedProcess& p = plan.processes[i];
+        if (d == Direction::kRead ? p.in_channel == c : p.out_channel == c) ++s.rank;
+    }
+    return s;
 }
 
 std::string event_log_path(const std::string& run_dir, std::uint32_t process) {
@@ -136,9 +176,30 @@ json size_json(const SizeDist& d) {
 }
 
 json workload_json(const Workload& w) {
-    return {{"messages", w.messages},           {"duration_s", w.duration_s},
-            {"size", size_json(w.size)},        {"rate", w.rate},
-            {"start_delay_s", w.start_delay_s}, {"loc", loc_json(w.loc)}};
+    return {{"messages", w.messages},
+            {"duration_s", w.duration_s},
+            {"size", size_json(w.size)},
+            {"priority", w.priority ? size_json(*w.priority) : json(nullptr)},
+            {"rate", w.rate},
+            {"start_delay_s", w.start_delay_s},
+            {"loc", loc_json(w.loc)}};
+}
+
+json optional_json(const std::optional<double>& v) {
+    return v ? json(*v) : json(nullptr);
+}
+
+json bounds_json(const Bounds& b) {
+    return {{"max_loss", optional_json(b.max_loss)},
+            {"max_duplicate", optional_json(b.max_duplicate)},
+            {"max_reorder", optional_json(b.max_reorder)},
+            {"loc", loc_json(b.loc)}};
+}
+
+json request_json(const ReceiveRequest& r) {
+    return {{"order", static_cast<int>(r.order)},
+            {"match", static_cast<int>(r.match)},
+            {"type", r.type}};
 }
 
 json channel_ref_json(std::uint32_t c) {
@@ -151,7 +212,8 @@ json channel_json(const PlannedChannel& c) {
     return {{"index", c.index},           {"name", c.name},
             {"backend", c.backend},       {"options", options_json(c.options)},
             {"checks", checks},           {"max_message", c.max_message},
-            {"boundaries", c.boundaries}, {"state", c.state}};
+            {"boundaries", c.boundaries}, {"bounds", bounds_json(c.bounds)},
+            {"state", c.state}};
 }
 
 json process_json(const PlannedProcess& p) {
@@ -162,7 +224,9 @@ json process_json(const PlannedProcess& p) {
             {"out_channel", channel_ref_json(p.out_channel)},
             {"origin", p.origin},
             {"seed", p.seed},
-            {"workload", workload_json(p.workload)}};
+            {"workload", workload_json(p.workload)},
+            {"options", options_json(p.options)},
+            {"request", request_json(p.request)}};
 }
 
 }  // namespace
@@ -261,7 +325,7 @@ Options read_options(const In& in, const json& j) {
     return o;
 }
 
-SizeDist read_size(const In& in) {
+SizeDist read_size(const In& in, bool is_size = true) {
     SizeDist d;
     const std::string kind = in.str("kind");
     if (kind == "fixed")
@@ -286,7 +350,7 @@ SizeDist read_size(const In& in) {
     if (d.kind == SizeDist::Kind::kChoice &&
         (d.choices.empty() || d.choices.size() != d.weights.size()))
         in.fail("a choice size needs as many weights as choices, at least one");
-    if (d.smallest() < kHeaderSize) in.fail("a size is below the message header");
+    if (is_size && d.smallest() < kHeaderSize) in.fail("a size is below the message header");
     return d;
 }
 
@@ -295,6 +359,7 @@ Workload read_workload(const In& in) {
     w.messages = in.uint("messages", kU64);
     w.duration_s = in.num("duration_s");
     w.size = read_size(in.obj("size"));
+    if (!in.at("priority").is_null()) w.priority = read_size(in.obj("priority"), false);
     w.rate = in.num("rate");
     w.start_delay_s = in.num("start_delay_s");
     w.loc = read_loc(in.obj("loc"));
@@ -315,6 +380,17 @@ PlannedChannel read_channel(const In& in) {
     }
     c.max_message = static_cast<std::uint32_t>(in.uint("max_message", kU32));
     c.boundaries = in.flag("boundaries");
+    In b = in.obj("bounds");
+    for (auto [key, field] : {std::pair{"max_loss", &Bounds::max_loss},
+                              std::pair{"max_duplicate", &Bounds::max_duplicate},
+                              std::pair{"max_reorder", &Bounds::max_reorder}}) {
+        const json& v = b.at(key);
+        if (v.is_null()) continue;
+        if (!v.is_number() || !(v.get<double>() >= 0 && v.get<double>() <= 1))
+            b.fail(std::string("'") + key + "' is not a rate in [0, 1]");
+        c.bounds.*field = v.get<double>();
+    }
+    c.bounds.loc = read_loc(b.obj("loc"));
     c.state = in.at("state");
     return c;
 }
@@ -343,6 +419,11 @@ PlannedProcess read_process(const In& in, std::size_t channels) {
     p.origin = static_cast<std::uint32_t>(in.uint("origin", kU32));
     p.seed = in.uint("seed", kU64);
     p.workload = read_workload(in.obj("workload"));
+    p.options = read_options(in.obj("options"), in.at("options"));
+    In req = in.obj("request");
+    p.request.order = static_cast<ReceiveRequest::Order>(req.uint("order", 3));
+    p.request.match = static_cast<ReceiveRequest::Match>(req.uint("match", 3));
+    p.request.type = static_cast<std::uint32_t>(req.uint("type", kU32));
     return p;
 }
 

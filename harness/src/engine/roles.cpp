@@ -67,6 +67,7 @@ int run_producer(RoleContext& c) {
     const std::uint32_t max = c.plan->channels[p.out_channel].max_message;
     std::vector<std::byte> buf(std::max<std::uint32_t>(w.size.largest(), kHeaderSize));
     Rng rng(p.seed);
+    Rng prio_rng(derive_seed(p.seed, 1));  // its own stream: sizes stay as without priorities
     start_delay(w);
     const std::uint64_t t0 = now_ns();
     const std::uint64_t stop_at = w.duration_s > 0 ? t0 + std::uint64_t(w.duration_s * 1e9) : 0;
@@ -77,11 +78,13 @@ int run_producer(RoleContext& c) {
         pace(w.rate, t0, seq);
         const std::uint32_t size = std::min(draw_size(w.size, rng), max);
         std::span<std::byte> msg(buf.data(), size);
-        c.payload->fill(msg, p.origin, seq, 0);
+        const std::uint32_t prio = w.priority ? draw_size(*w.priority, prio_rng) : 0;
+        c.payload->fill(msg, p.origin, seq, prio);
         Record* r = c.log->begin(Op::kSend, ch16(p.out_channel));
         r->origin = p.origin;
         r->seq = seq;
         r->size = size;
+        r->aux = prio;
         IoResult res = c.out->send(msg);
         r->extra = static_cast<std::uint32_t>(res.calls);
         EventLogWriter::end(r, res.ok() ? Status::kOk : Status::kError, res.ok() ? 0 : res.err);

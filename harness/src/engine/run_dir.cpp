@@ -145,7 +145,7 @@ void cleanup_channels_from_plan(const std::string& dir) {
         Plan plan = plan_from_json(j);
         for (const auto& ch : plan.channels) {
             Backend* b = find_backend(ch.backend);
-            if (b) b->cleanup({plan.run_dir, plan.run_id, ch.name, ch.index, ch.options}, ch.state);
+            if (b) b->cleanup(channel_setup(plan, ch.index), ch.state);
         }
     } catch (const std::exception& e) {
         spdlog::warn("{}: cannot read plan.json for cleanup: {}", dir, e.what());

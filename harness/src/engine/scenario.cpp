@@ -177,6 +177,10 @@ std::uint32_t read_msg_size(const Item& it) {
     return static_cast<std::uint32_t>(v);
 }
 
+std::uint32_t read_u32(const Item& it) {
+    return static_cast<std::uint32_t>(read_uint(it, 0, std::numeric_limits<std::uint32_t>::max()));
+}
+
 // Reads one scenario document; `file_` names the source in every error.
 class Loader {
   public:
@@ -187,13 +191,16 @@ class Loader {
     std::vector<ChannelSpec> channels(const Item& it) const;
     ChannelSpec channel(const Item& it) const;
     Options options(const Item& it) const;
+    Bounds bounds(const Item& it) const;
+    SizeDist priority(const Item& it) const;
     std::vector<ProcessSpec> processes(const Item& it, const std::vector<ChannelSpec>& ch) const;
     ProcessSpec process(const Node& n, const std::vector<ChannelSpec>& ch) const;
     void endpoints(const Map& m, ProcessSpec& p, const std::vector<ChannelSpec>& ch) const;
     std::string channel_ref(const Item& it, const std::vector<ChannelSpec>& ch) const;
     Workload workload(const Map& proc, Role role) const;
-    SizeDist size(const Item& it) const;
-    SizeDist choice_size(const Map& m, SizeDist d) const;
+    using ReadValue = std::uint32_t (*)(const Item&);
+    SizeDist size(const Item& it, const char* what = "size", ReadValue read = read_msg_size) const;
+    SizeDist choice_size(const Map& m, SizeDist d, const char* what, ReadValue read) const;
     std::vector<Check> checks(const Item& it) const;
 
     std::string file_;
@@ -236,7 +243,7 @@ ChannelSpec Loader::channel(const Item& it) const {
     if (!name_chars(it.name, false))
         fail_at(it.key_loc,
                 "invalid channel name '" + it.name + "'; expected letters, digits, '_' or '-'");
-    Map m(file_, it.node, "channel '" + it.name + "'", {"backend", "options"});
+    Map m(file_, it.node, "channel '" + it.name + "'", {"backend", "options", "bounds"});
     ChannelSpec ch;
     ch.name = it.name;
     ch.loc = it.key_loc;
@@ -248,7 +255,27 @@ ChannelSpec Loader::channel(const Item& it) const {
                 "unknown backend '" + ch.backend + "'; expected one of: " + join(backend_names()));
     if (const Item* o = m.find("options")) ch.options = options(*o);
     backend->validate(ch.options);
+    if (const Item* b = m.find("bounds")) ch.bounds = bounds(*b);
     return ch;
+}
+
+Bounds Loader::bounds(const Item& it) const {
+    Map m(file_, it.node, "'bounds'", {"max_loss", "max_duplicate", "max_reorder"});
+    Bounds b;
+    b.loc = it.loc;
+    auto rate = [&](const char* key, std::optional<double>& out) {
+        const Item* f = m.find(key);
+        if (!f) return;
+        const double v = read_number(*f, false);
+        if (v > 1)
+            fail_at(f->loc, std::string("expected a rate in [0, 1] for '") + key + "', got " +
+                                f->node.Scalar());
+        out = v;
+    };
+    rate("max_loss", b.max_loss);
+    rate("max_duplicate", b.max_duplicate);
+    rate("max_reorder", b.max_reorder);
+    return b;
 }
 
 Options Loader::options(const Item& it) const {
@@ -275,7 +302,8 @@ std::vector<ProcessSpec> Loader::processes(const Item& it,
 }
 
 ProcessSpec Loader::process(const Node& n, const std::vector<ChannelSpec>& ch) const {
-    Map m(file_, n, "process", {"role", "name", "count", "channel", "input", "output", "workload"});
+    Map m(file_, n, "process",
+          {"role", "name", "count", "channel", "input", "output", "workload", "options"});
     ProcessSpec p;
     p.loc = m.loc();
     const Item& role = m.need("role");
@@ -293,6 +321,7 @@ ProcessSpec Loader::process(const Node& n, const std::vector<ChannelSpec>& ch) c
     if (const Item* f = m.find("count")) p.count = static_cast<int>(read_uint(*f, 1, kMaxCount));
     endpoints(m, p, ch);
     p.workload = workload(m, p.role);
+    if (const Item* o = m.find("options")) p.options = options(*o);
     return p;
 }
 
@@ -335,9 +364,10 @@ Workload Loader::workload(const Map& proc, Role role) const {
                 "missing key 'workload' in process; a producer needs "
                 "workload.messages or workload.duration");
     if (!it) return w;
-    Map m(file_, it->node, "workload", {"messages", "duration", "size", "rate", "start_delay"});
+    Map m(file_, it->node, "workload",
+          {"messages", "duration", "size", "priority", "type", "rate", "start_delay"});
     w.loc = w.size.loc = m.loc();
-    for (const char* key : {"messages", "duration", "size"})
+    for (const char* key : {"messages", "duration", "size", "priority", "type"})
         if (const Item* f = m.find(key); f && !producer)
             fail_at(f->key_loc, std::string("'") + key + "' is not allowed for a " +
                                     role_name(role) + "; it may set only start_delay and rate");
@@ -350,46 +380,58 @@ Workload Loader::workload(const Map& proc, Role role) const {
     if (messages) w.messages = read_uint(*messages, 1, std::numeric_limits<std::uint64_t>::max());
     if (duration) w.duration_s = read_duration(*duration, true);
     if (const Item* f = m.find("size")) w.size = size(*f);
+    const Item* prio = m.find("priority");
+    if (const Item* type = m.find("type")) {
+        if (prio)
+            fail_at(type->key_loc,
+                    "workload sets both 'priority' and 'type' (the same field: a message's "
+                    "priority or type); expected one");
+        prio = type;
+    }
+    if (prio) w.priority = priority(*prio);
     if (const Item* f = m.find("rate")) w.rate = read_number(*f, false);
     if (const Item* f = m.find("start_delay")) w.start_delay_s = read_duration(*f, false);
     return w;
 }
 
-SizeDist Loader::size(const Item& it) const {
+// A value drawn per message: a number, {min, max} or {choices, weights}.
+SizeDist Loader::size(const Item& it, const char* what, ReadValue read) const {
     SizeDist d;
     d.loc = it.loc;
     if (it.node.IsScalar()) {
-        d.min = d.max = read_msg_size(it);
+        d.min = d.max = read(it);
         return d;
     }
     if (!it.node.IsMap())
-        fail_at(it.loc,
-                "expected a size for 'size' (a number, {min, max} or {choices, weights}), "
-                "got " +
-                    describe(it.node));
-    Map m(file_, it.node, "size", {"min", "max", "choices", "weights"});
+        fail_at(it.loc, std::string("expected a ") + what + " for '" + it.name +
+                            "' (a number, {min, max} or {choices, weights}), got " +
+                            describe(it.node));
+    Map m(file_, it.node, what, {"min", "max", "choices", "weights"});
     const bool uniform = m.find("min") || m.find("max");
     const bool choice = m.find("choices") || m.find("weights");
     if (uniform == choice)
-        fail_at(m.loc(), "expected either {min, max} or {choices, weights} for 'size'");
-    if (choice) return choice_size(m, d);
+        fail_at(m.loc(), "expected either {min, max} or {choices, weights} for '" + it.name + "'");
+    if (choice) return choice_size(m, d, what, read);
     d.kind = SizeDist::Kind::kUniform;
-    d.min = read_msg_size(m.need("min"));
-    d.max = read_msg_size(m.need("max"));
+    d.min = read(m.need("min"));
+    d.max = read(m.need("max"));
     if (d.min > d.max)
-        fail_at(m.loc(), "size min " + std::to_string(d.min) + " is greater than max " +
-                             std::to_string(d.max));
+        fail_at(m.loc(), std::string(what) + " min " + std::to_string(d.min) +
+                             " is greater than max " + std::to_string(d.max));
     return d;
 }
 
-SizeDist Loader::choice_size(const Map& m, SizeDist d) const {
+SizeDist Loader::priority(const Item& it) const {
+    return size(it, "priority", read_u32);
+}
+
+SizeDist Loader::choice_size(const Map& m, SizeDist d, const char* what, ReadValue read) const {
     d.kind = SizeDist::Kind::kChoice;
     const Item& choices = m.need("choices");
     if (!choices.node.IsSequence() || choices.node.size() == 0)
-        fail_at(choices.loc, "expected a non-empty sequence of sizes for 'choices', got " +
-                                 describe(choices.node));
-    for (const Node& n : choices.node)
-        d.choices.push_back(read_msg_size(element(file_, "choices", n)));
+        fail_at(choices.loc, std::string("expected a non-empty sequence of ") + what +
+                                 "s for 'choices', got " + describe(choices.node));
+    for (const Node& n : choices.node) d.choices.push_back(read(element(file_, "choices", n)));
     d.weights.assign(d.choices.size(), 1.0);
     if (const Item* w = m.find("weights")) {
         if (!w->node.IsSequence() || w->node.size() != d.choices.size())
@@ -421,7 +463,8 @@ std::vector<Check> Loader::checks(const Item& it) const {
         std::optional<Check> c = parse_check(name);
         if (!c)
             fail_at(e.loc, "unknown check '" + name +
-                               "'; expected one of: lost, duplicated, corrupted, fifo");
+                               "'; expected one of: lost, duplicated, corrupted, fifo, priority, "
+                               "selective");
         if (std::find(out.begin(), out.end(), *c) != out.end())
             fail_at(e.loc, "check '" + name + "' is listed twice");
         out.push_back(*c);
@@ -478,12 +521,17 @@ const char* check_name(Check c) {
             return "corrupted";
         case Check::kFifo:
             return "fifo";
+        case Check::kPriority:
+            return "priority";
+        case Check::kSelective:
+            return "selective";
     }
     return "?";
 }
 
 std::optional<Check> parse_check(const std::string& s) {
-    for (Check c : {Check::kLost, Check::kDuplicated, Check::kCorrupted, Check::kFifo})
+    for (Check c : {Check::kLost, Check::kDuplicated, Check::kCorrupted, Check::kFifo,
+                    Check::kPriority, Check::kSelective})
         if (s == check_name(c)) return c;
     return std::nullopt;
 }

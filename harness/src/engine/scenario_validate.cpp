@@ -7,6 +7,7 @@
 // a producer sends fits every channel it can travel through.
 #include <algorithm>
 #include <optional>
+#include <map>
 #include <set>
 
 #include "ipctorture/backend.hpp"
@@ -151,12 +152,25 @@ void check_relay_cycles(const Scenario& s) {
         if (colour[c] == 0) find_cycle(s, g, c, colour, path);
 }
 
+// The priority (or type) a producer gives its messages: what it sets, else
+// the lowest its own channel takes (0 where the backend has none).
+SizeDist effective_priority(const ProcessSpec& p, const Contract& own) {
+    if (p.workload.priority) return *p.workload.priority;
+    SizeDist d;
+    d.min = d.max = own.has_priority ? own.min_priority : 0;
+    d.loc = p.workload.loc;
+    return d;
+}
+
 // A producer's messages travel through its channel and, via relays, every
-// channel downstream; the largest must fit each of them.
+// channel downstream: the largest must fit each of them, and so must their
+// priorities where a backend reads them.  Then each backend sees its
+// channels' total use (kernel limits that span channels).
 void check_sizes(const Scenario& s) {
-    std::vector<std::size_t> max(s.channels.size());
+    std::vector<Contract> contract(s.channels.size());
+    std::vector<std::uint32_t> largest(s.channels.size(), 0);
     for (std::size_t i = 0; i < s.channels.size(); ++i)
-        max[i] = find_backend(s.channels[i].backend)->contract(s.channels[i].options).max_message;
+        contract[i] = find_backend(s.channels[i].backend)->contract(s.channels[i].options);
     Graph g = relay_graph(s);
     for (const ProcessSpec& p : s.processes) {
         if (p.role != Role::kProducer) continue;
@@ -165,20 +179,79 @@ void check_sizes(const Scenario& s) {
             fail_at(d.loc, "size " + std::to_string(d.smallest()) +
                                " is below the message header (" + std::to_string(kHeaderSize) +
                                " bytes)");
-        std::vector<std::size_t> todo{*channel_index(s, p.channel)};
+        const std::size_t own = *channel_index(s, p.channel);
+        const SizeDist prio = effective_priority(p, contract[own]);
+        if (p.workload.priority && !contract[own].has_priority)
+            fail_at(prio.loc, "backend '" + s.channels[own].backend + "' of channel '" +
+                                  s.channels[own].name +
+                                  "' has no message priorities or types; remove 'priority'");
+        std::vector<std::size_t> todo{own};
         std::vector<bool> seen(s.channels.size());
         while (!todo.empty()) {
             std::size_t c = todo.back();
             todo.pop_back();
             if (seen[c]) continue;
             seen[c] = true;
-            if (d.largest() > max[c])
+            const Contract& k = contract[c];
+            if (d.largest() > k.max_message)
                 fail_at(d.loc, "size " + std::to_string(d.largest()) +
                                    " exceeds the largest message of backend '" +
-                                   s.channels[c].backend + "' (" + std::to_string(max[c]) +
+                                   s.channels[c].backend + "' (" + std::to_string(k.max_message) +
                                    ") on channel '" + s.channels[c].name + "'");
+            largest[c] = std::max(largest[c], d.largest());
+            if (k.has_priority && (prio.smallest() < k.min_priority ||
+                                   prio.largest() > k.max_priority))
+                fail_at(prio.loc, "priority " +
+                                      std::to_string(prio.smallest() < k.min_priority
+                                                         ? prio.smallest()
+                                                         : prio.largest()) +
+                                      " is outside what backend '" + s.channels[c].backend +
+                                      "' takes on channel '" + s.channels[c].name + "' (" +
+                                      std::to_string(k.min_priority) + " to " +
+                                      std::to_string(k.max_priority) + ")");
             for (const auto& [next, relay] : g[c]) todo.push_back(next);
         }
+    }
+    std::map<std::string, std::pair<std::vector<const ChannelSpec*>, std::vector<std::uint32_t>>>
+        by_backend;
+    for (std::size_t i = 0; i < s.channels.size(); ++i) {
+        auto& [chans, sizes] = by_backend[s.channels[i].backend];
+        chans.push_back(&s.channels[i]);
+        sizes.push_back(largest[i]);
+    }
+    for (const auto& [name, use] : by_backend)
+        find_backend(name)->validate_usage(use.first, use.second);
+}
+
+// Per-process options go to the backends of the channels the process uses;
+// each key must mean something to one of them.
+void check_endpoint_options(const Scenario& s) {
+    for (const ProcessSpec& p : s.processes) {
+        std::vector<std::pair<const ChannelSpec*, Direction>> sides;
+        auto side = [&](const std::string& channel, Direction d) {
+            sides.push_back({&s.channels[*channel_index(s, channel)], d});
+        };
+        if (p.role == Role::kProducer) side(p.channel, Direction::kWrite);
+        if (p.role == Role::kConsumer) side(p.channel, Direction::kRead);
+        if (p.role == Role::kRelay) {
+            side(p.input, Direction::kRead);
+            side(p.output, Direction::kWrite);
+        }
+        std::vector<std::string> known;
+        for (const auto& [c, d] : sides) {
+            for (std::string& k : find_backend(c->backend)->endpoint_keys(d))
+                known.push_back(std::move(k));
+        }
+        for (const auto& [key, v] : p.options) {
+            if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+            std::string list;
+            for (const std::string& k : known) list += (list.empty() ? "" : ", ") + k;
+            fail_at(v.loc, "unknown process option '" + key + "' for " + role_name(p.role) +
+                               (list.empty() ? std::string("; its channels take no process options")
+                                             : "; expected one of: " + list));
+        }
+        for (const auto& [c, d] : sides)
+            find_backend(c->backend)->validate_endpoint(c->options, p.options, d);
     }
 }
 
@@ -202,6 +275,7 @@ void validate_scenario(const Scenario& s) {
     check_readers_writers(s);
     check_relay_cycles(s);
     check_sizes(s);
+    check_endpoint_options(s);
     process_names(s);
 }
 

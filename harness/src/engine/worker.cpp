@@ -31,19 +31,14 @@ Plan read_plan(const std::string& run_dir) {
     return plan_from_json(j);
 }
 
-ChannelSetup setup_for(const Plan& plan, std::uint32_t c) {
-    const PlannedChannel& ch = plan.channels.at(c);
-    return ChannelSetup{plan.run_dir, plan.run_id, ch.name, ch.index, ch.options};
-}
-
-std::unique_ptr<Endpoint> open_endpoint(const Plan& plan, std::uint32_t c, Direction d,
-                                        EventLogWriter& log) {
+std::unique_ptr<Endpoint> open_endpoint(const Plan& plan, std::uint32_t self, std::uint32_t c,
+                                        Direction d, EventLogWriter& log) {
     const PlannedChannel& ch = plan.channels.at(c);
     Backend* b = find_backend(ch.backend);
     if (!b) IPCT_FAIL("unknown backend in plan: " + ch.backend);
     Record* r = log.begin(Op::kOpen, static_cast<std::uint16_t>(c));
     r->aux = d == Direction::kRead ? 0 : 1;
-    auto ep = b->open(setup_for(plan, c), ch.state, d);
+    auto ep = b->open(channel_setup(plan, c, self, d), ch.state, d);
     EventLogWriter::end(r, Status::kOk);
     return ep;
 }
@@ -88,9 +83,9 @@ int worker_main(const WorkerArgs& a) {
                            expected_records(plan, self));
         std::unique_ptr<Endpoint> in, out;
         if (self.in_channel != kNoChannel)
-            in = open_endpoint(plan, self.in_channel, Direction::kRead, log);
+            in = open_endpoint(plan, self.index, self.in_channel, Direction::kRead, log);
         if (self.out_channel != kNoChannel)
-            out = open_endpoint(plan, self.out_channel, Direction::kWrite, log);
+            out = open_endpoint(plan, self.index, self.out_channel, Direction::kWrite, log);
         barrier(a.ready_fd, a.go_fd);
         log.mark(Op::kStart, 0);
         Payload payload(plan.seed);
