@@ -246,7 +246,7 @@ class Conformance : public ::testing::TestWithParam<std::string> {
         backend_ = find_backend(GetParam());
         ASSERT_NE(backend_, nullptr);
         run_dir_ = make_temp_dir();
-        setup_ = ChannelSetup{run_dir_, "conformance", "ch", 0, {}};
+        setup_ = ChannelSetup{run_dir_, "conformance", "ch", 0, {}, kSeed};
         deadline_ = std::chrono::steady_clock::now() + kDeadline;
     }
 

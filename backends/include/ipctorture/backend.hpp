@@ -54,6 +54,7 @@ struct ChannelSetup {
     std::string name;  // channel name from the scenario
     std::uint32_t index = 0;
     Options options;
+    std::uint64_t seed = 0;  // the run seed (a backend that rebuilds messages needs it)
     std::uint32_t writers = 0;
     std::uint32_t readers = 0;
     std::uint32_t process = kNoProcess;  // plan index of the process

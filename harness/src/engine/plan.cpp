@@ -115,7 +115,7 @@ Plan make_plan(const Scenario& s, std::uint64_t seed, const std::string& run_id,
 
 ChannelSetup channel_setup(const Plan& plan, std::uint32_t c) {
     const PlannedChannel& ch = plan.channels.at(c);
-    ChannelSetup s{plan.run_dir, plan.run_id, ch.name, ch.index, ch.options};
+    ChannelSetup s{plan.run_dir, plan.run_id, ch.name, ch.index, ch.options, plan.seed};
     for (const PlannedProcess& p : plan.processes) {
         if (p.in_channel == c) ++s.readers;
         if (p.out_channel == c) ++s.writers;
