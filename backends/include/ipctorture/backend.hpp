@@ -27,12 +27,20 @@ enum class Direction { kRead, kWrite };
 
 // What the backend promises; the checker applies the rules it implies.
 struct Contract {
-    const char* unit = "byte stream";  // "byte stream" | "message"
+    // kMessages: producers' messages travel to consumers.  kCounter: each
+    // send is one increment of a shared counter and a consumer's one receive
+    // returns the final value (a header-only message of origin
+    // kCounterOrigin, seq = the value).  kSnapshot: each send overwrites one
+    // shared record and each receive returns a copy of it; reading one
+    // version many times is normal, a copy no write produced is not.
+    ChannelShape shape = ChannelShape::kMessages;
+    const char* unit = "byte stream";  // "byte stream" | "message" | ...
     bool boundaries = false;           // a receive returns exactly one message
     bool fifo = true;                  // FIFO per sender
     bool lossless = true;              // a completed send is delivered
     bool priority = false;             // highest priority first, FIFO within one (posix_mq)
     bool selective = false;            // receives select by type (sysv_msg)
+    bool last_delivery = false;        // coalescing: at least one delivery after a sender's last send
     std::size_t max_message = 0;       // largest message a scenario may ask for
     // Message priorities (or types) a producer may attach, inclusive; a
     // backend without them leaves has_priority false.

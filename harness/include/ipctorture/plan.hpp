@@ -23,6 +23,7 @@ struct PlannedChannel {
     std::vector<Check> checks;  // the rules the checker applies to this channel
     std::uint32_t max_message = 0;
     bool boundaries = false;  // the backend keeps message boundaries
+    ChannelShape shape = ChannelShape::kMessages;
     Bounds bounds;            // tolerated loss, duplication, reordering rates
     nlohmann::json state;     // what backend create() returned (paths, fds)
     bool operator==(const PlannedChannel&) const = default;

@@ -69,6 +69,13 @@ struct Bounds {
     bool operator==(const Bounds&) const = default;
 };
 
+// What a channel carries (see Contract::shape in backend.hpp).
+enum class ChannelShape : std::uint8_t { kMessages, kCounter, kSnapshot };
+const char* shape_name(ChannelShape s);
+std::optional<ChannelShape> parse_shape(const std::string& s);
+// The origin of the value message a counter channel's consumer receives.
+inline constexpr std::uint32_t kCounterOrigin = 0xfffffffe;
+
 // How a reader asks for messages, as far as ordering goes (from the backend
 // and the reader's options).  The checker's queue-order rule: a receive
 // returned m although an eligible n that ranks before m was in the queue for
@@ -123,7 +130,16 @@ struct ProcessSpec {
 };
 
 // The checker rules a scenario may ask for.  Default: the backend contract's.
-enum class Check { kLost, kDuplicated, kCorrupted, kFifo, kPriority, kSelective };
+enum class Check {
+    kLost,
+    kDuplicated,
+    kCorrupted,
+    kFifo,
+    kPriority,
+    kSelective,
+    kCounter,       // a shared counter's final value against the increments made
+    kLastDelivery,  // coalescing signals: a delivery after each sender's last send
+};
 const char* check_name(Check c);
 std::optional<Check> parse_check(const std::string& s);
 

@@ -31,6 +31,7 @@ PlannedChannel plan_channel(const Scenario& s, std::size_t i) {
     ch.checks = s.checks.empty() ? default_checks(c) : s.checks;
     ch.max_message = static_cast<std::uint32_t>(c.max_message);
     ch.boundaries = c.boundaries;
+    ch.shape = c.shape;
     ch.bounds = spec.bounds;
     return ch;
 }
@@ -44,6 +45,8 @@ std::uint32_t channel_of(const Scenario& s, const std::string& name) {
 }  // namespace
 
 std::vector<Check> default_checks(const Contract& c) {
+    if (c.shape == ChannelShape::kCounter) return {Check::kCounter};
+    if (c.shape == ChannelShape::kSnapshot) return {Check::kCorrupted};
     std::vector<Check> v;
     if (c.lossless) v.push_back(Check::kLost);
     v.push_back(Check::kDuplicated);
@@ -51,6 +54,7 @@ std::vector<Check> default_checks(const Contract& c) {
     if (c.fifo) v.push_back(Check::kFifo);
     if (c.priority) v.push_back(Check::kPriority);
     if (c.selective) v.push_back(Check::kSelective);
+    if (c.last_delivery) v.push_back(Check::kLastDelivery);
     return v;
 }
 
@@ -212,7 +216,8 @@ json channel_json(const PlannedChannel& c) {
     return {{"index", c.index},           {"name", c.name},
             {"backend", c.backend},       {"options", options_json(c.options)},
             {"checks", checks},           {"max_message", c.max_message},
-            {"boundaries", c.boundaries}, {"bounds", bounds_json(c.bounds)},
+            {"boundaries", c.boundaries}, {"shape", shape_name(c.shape)},
+            {"bounds", bounds_json(c.bounds)},
             {"state", c.state}};
 }
 
@@ -380,6 +385,10 @@ PlannedChannel read_channel(const In& in) {
     }
     c.max_message = static_cast<std::uint32_t>(in.uint("max_message", kU32));
     c.boundaries = in.flag("boundaries");
+    const std::string shape = in.str("shape");
+    const std::optional<ChannelShape> sh = parse_shape(shape);
+    if (!sh) in.fail("unknown channel shape '" + shape + "'");
+    c.shape = *sh;
     In b = in.obj("bounds");
     for (auto [key, field] : {std::pair{"max_loss", &Bounds::max_loss},
                               std::pair{"max_duplicate", &Bounds::max_duplicate},

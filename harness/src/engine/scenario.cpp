@@ -464,7 +464,7 @@ std::vector<Check> Loader::checks(const Item& it) const {
         if (!c)
             fail_at(e.loc, "unknown check '" + name +
                                "'; expected one of: lost, duplicated, corrupted, fifo, priority, "
-                               "selective");
+                               "selective, counter, last_delivery");
         if (std::find(out.begin(), out.end(), *c) != out.end())
             fail_at(e.loc, "check '" + name + "' is listed twice");
         out.push_back(*c);
@@ -525,14 +525,36 @@ const char* check_name(Check c) {
             return "priority";
         case Check::kSelective:
             return "selective";
+        case Check::kCounter:
+            return "counter";
+        case Check::kLastDelivery:
+            return "last_delivery";
     }
     return "?";
 }
 
 std::optional<Check> parse_check(const std::string& s) {
     for (Check c : {Check::kLost, Check::kDuplicated, Check::kCorrupted, Check::kFifo,
-                    Check::kPriority, Check::kSelective})
+                    Check::kPriority, Check::kSelective, Check::kCounter, Check::kLastDelivery})
         if (s == check_name(c)) return c;
+    return std::nullopt;
+}
+
+const char* shape_name(ChannelShape s) {
+    switch (s) {
+        case ChannelShape::kMessages:
+            return "messages";
+        case ChannelShape::kCounter:
+            return "counter";
+        case ChannelShape::kSnapshot:
+            return "snapshot";
+    }
+    return "?";
+}
+
+std::optional<ChannelShape> parse_shape(const std::string& s) {
+    for (ChannelShape c : {ChannelShape::kMessages, ChannelShape::kCounter, ChannelShape::kSnapshot})
+        if (s == shape_name(c)) return c;
     return std::nullopt;
 }
 
