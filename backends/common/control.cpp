@@ -26,8 +26,8 @@ static_assert(std::atomic<std::uint8_t>::is_always_lock_free);
 
 void ChannelControl::create(const std::string& path, std::uint32_t writers) {
     if (writers > kMaxWriters)
-        throw EnvironmentError("a channel has " + std::to_string(writers) +
-                               " writers; at most " + std::to_string(kMaxWriters) + " supported");
+        throw EnvironmentError("a channel has " + std::to_string(writers) + " writers; at most " +
+                               std::to_string(kMaxWriters) + " supported");
     const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) IPCT_FAIL_ERRNO("cannot create control file " + path);
     if (::ftruncate(fd, sizeof(Block)) != 0) {

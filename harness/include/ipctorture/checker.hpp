@@ -14,6 +14,16 @@
 //               no send on that channel produced;
 //   fifo        the same sender sent a before b (its sends are sequential) and
 //               the receive of b ended before the receive of a began;
+//   priority /  (queue order) a receive returned m although a message n that
+//   selective   the reader's request admits and that ranks before m (higher
+//               priority, lower type, or the same class and sent before m's
+//               send began) was queued for the whole receive: n's send ended
+//               before m's receive began and n's receive began after m's
+//               ended.  Also: a receive returned a type its request excludes;
+//   lost_update a shared counter's final value is below the increments that
+//               completed (above the increments made at all: duplicated);
+//   last_delivery  (coalescing signals) every delivery on a drained channel
+//               ended before the last send began;
 //   hang        the watchdog killed a worker (the last operation it logged);
 //   crash       a worker ended by a signal the harness did not send, or with
 //               a non-zero status.
@@ -39,8 +49,12 @@ enum class FindingKind : std::uint8_t {
     kFifo,
     kHang,
     kCrash,
+    kPriority,      // a queue-order violation on a priority channel (posix_mq, rt signals)
+    kSelective,     // a queue-order or type violation on a selective channel (sysv_msg)
+    kLostUpdate,    // a shared counter ended below the increments made
+    kLastDelivery,  // coalescing signals: no delivery after the last send
 };
-inline constexpr int kFindingKinds = 7;
+inline constexpr int kFindingKinds = 11;
 const char* finding_kind_name(FindingKind k);
 
 // One record that a finding rests on, with who made it.
@@ -71,6 +85,9 @@ struct ChannelStats {
     std::uint64_t unexpected = 0;
     std::uint64_t garbage_bytes = 0;
     std::uint64_t fifo_violations = 0;
+    std::uint64_t order_violations = 0;  // priority / selective rule
+    std::uint64_t counter_value = 0;     // counter channels: the final value observed
+    bool counter_observed = false;
     std::uint64_t indeterminate = 0;  // sent (or maybe sent), not received, not provably lost
     std::uint64_t first_send_ns = 0;
     std::uint64_t last_recv_ns = 0;

@@ -91,6 +91,9 @@ struct ReceiveRequest {
     Order order = Order::kNone;
     Match match = Match::kAny;
     std::uint32_t type = 0;  // kEqual, kNotEqual, kAtMost
+    // Each reader has a queue of its own (signals go to one process): the
+    // rule then compares only messages that reached the same reader.
+    bool per_reader = false;
     bool admits(std::uint32_t t) const {
         switch (match) {
             case Match::kAny:

@@ -32,6 +32,14 @@ const char* finding_kind_name(FindingKind k) {
             return "hang";
         case FindingKind::kCrash:
             return "crash";
+        case FindingKind::kPriority:
+            return "priority";
+        case FindingKind::kSelective:
+            return "selective";
+        case FindingKind::kLostUpdate:
+            return "lost_update";
+        case FindingKind::kLastDelivery:
+            return "last_delivery";
     }
     return "unknown";
 }
@@ -76,6 +84,7 @@ Checker::Checker(const HistoryView& h, const CheckOptions& opt) : h_(h), opt_(op
     chans_.resize(nchannels_);
     res_.channels.resize(nchannels_);
     for (std::size_t c = 0; c < nchannels_; ++c) {
+        chans_[c].shape = plan->channels[c].shape;
         for (Check k : plan->channels[c].checks) {
             const auto i = static_cast<std::size_t>(k);
             if (i < chans_[c].checks.size()) chans_[c].checks[i] = true;
@@ -93,6 +102,13 @@ Checker::Checker(const HistoryView& h, const CheckOptions& opt) : h_(h), opt_(op
         }
         if (pp.in_channel < nchannels_) {
             chans_[pp.in_channel].consumers.push_back(static_cast<std::uint32_t>(p));
+            ps.request = pp.request;
+            if (pp.request.order != ReceiveRequest::Order::kNone) {
+                ps.order = static_cast<std::uint32_t>(orders_.size());
+                orders_.emplace_back(pp.in_channel, static_cast<std::uint32_t>(p), pp.request,
+                                     &tally_);
+                chans_[pp.in_channel].orders.push_back(ps.order);
+            }
         }
     }
     pos_.assign(h.logs.size(), 0);
@@ -105,6 +121,9 @@ CheckResult Checker::run() {
     judge_streams(lost);
     judge_relays(lost);
     report_lost(lost);
+    judge_counters();
+    judge_last_delivery();
+    judge_bounds();
     res_.records = h_.orchestrator.size();
     for (const auto& log : h_.logs) res_.records += log.size();
     std::stable_sort(res_.findings.begin(), res_.findings.end(),

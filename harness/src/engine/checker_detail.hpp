@@ -227,6 +227,58 @@ class RelayPending {
     std::multimap<std::pair<std::uint32_t, std::uint64_t>, std::uint64_t> old_;
 };
 
+// The queue-order rule for one reader (or one group of readers with the
+// same request): "a receive returned m although an eligible n that ranks
+// before m was queued for the whole receive".  Entries are this reader's
+// receives in merge order (by end time).  A query comes with n, at n's
+// receive: it asks for an m whose receive ended before n's began, began
+// after n's send ended, and ranks below n.  Entries that ended before the
+// horizon (no receive still to come begins before it) always satisfy the
+// first condition, so they fold into one aggregate per rank class.
+class OrderTracker {
+  public:
+    OrderTracker(std::uint32_t channel, std::uint32_t reader, ReceiveRequest req,
+                 MemoryTally* tally)
+        : channel_(channel), reader_(reader), req_(req), tally_(tally) {}
+
+    struct Entry {
+        std::uint64_t recv_start = 0;
+        std::uint64_t recv_end = 0;
+        std::uint64_t send_start = 0;
+        std::uint64_t key = 0;  // merge key of the receive
+        std::uint32_t type = 0;
+        RecRef recv;
+    };
+    // The rank class of a message of priority/type t under this request;
+    // smaller ranks first.
+    std::uint64_t rank(std::uint32_t t) const;
+    // An entry m that n (sent, ended at send_end, of type n.type) should
+    // have preceded; false if none.
+    bool find_overtaken(const Entry& n, std::uint64_t send_end, Entry* m) const;
+    void add(const Entry& e);
+    void fold(std::uint64_t horizon);
+
+    const ReceiveRequest& request() const { return req_; }
+    std::uint32_t channel() const { return channel_; }
+    std::uint32_t reader() const { return reader_; }
+
+  private:
+    struct Best {
+        Entry late_start;  // the latest-beginning receive of the class
+        Entry late_both;   // the latest min(receive start, send start) of the class
+    };
+    static bool overtakes(bool same_class, const Entry& m, std::uint64_t send_end) {
+        return same_class ? std::min(m.recv_start, m.send_start) > send_end
+                          : m.recv_start > send_end;
+    }
+    std::uint32_t channel_;
+    std::uint32_t reader_;
+    ReceiveRequest req_;
+    MemoryTally* tally_;
+    std::vector<Entry> live_;  // by key, not yet folded
+    std::map<std::uint64_t, Best> folded_;
+};
+
 // What the checker knows of a process: its plan entry and what its own log
 // and the orchestrator's said about how it ended.
 struct ProcState {
@@ -242,6 +294,8 @@ struct ProcState {
     bool hung = false;
     std::uint32_t fifo_channel = kNoChannel;  // cache of Checker::fifo_for
     std::uint32_t fifo_index = kNoProc;
+    std::uint32_t order = kNoProc;  // OrderTracker of its input, if the rule applies
+    ReceiveRequest request;
 };
 
 struct Stream {
@@ -250,8 +304,21 @@ struct Stream {
     IdWindow window;
 };
 
+inline constexpr std::size_t kChecks = 8;
+
 struct ChannelState {
-    std::array<bool, 4> checks{};          // by Check
+    std::array<bool, kChecks> checks{};    // by Check
+    ChannelShape shape = ChannelShape::kMessages;
+    std::vector<std::uint32_t> orders;     // OrderTracker indices, one per ordered reader
+    std::uint64_t order_receives = 0;      // since the last fold
+    // kSnapshot: per origin, 1 + the highest seq whose write began.
+    std::vector<std::uint64_t> written;
+    // kLastDelivery: the latest ok send (by start) and the latest receive end.
+    RecRef last_send;
+    std::uint64_t last_send_start = 0;
+    RecRef last_recv;
+    std::uint64_t last_recv_end = 0;
+    std::vector<std::pair<std::uint64_t, RecRef>> counter_reads;  // kCounter: value, receive
     std::vector<std::uint32_t> consumers;  // processes whose in_channel is this one
     std::vector<std::uint32_t> fifos;      // FifoTracker indices
     std::vector<std::uint32_t> direct;     // origin -> stream index + 1, small origins
@@ -283,7 +350,18 @@ class Checker {
     void on_corrupt(std::uint32_t p, std::uint64_t i, const Record& r);
     void on_garbage(std::uint32_t p, std::uint64_t i, const Record& r);
     void check_fifo(const Record& r, std::uint64_t key, RecRef ref, const Slot& slot);
+    void check_order(const Record& r, std::uint64_t key, RecRef ref, const Slot& slot);
+    void report_order(const OrderTracker& g, const Record& n_recv, RecRef n_ref, RecRef n_send,
+                      const OrderTracker::Entry& m);
+    void report_excluded(const Record& r, RecRef ref);
+    bool on_shaped(std::uint32_t p, std::uint64_t i, const Record& r);
     void fold_fifo();
+    void fold_orders(std::uint32_t c);
+    std::uint64_t horizon(std::uint32_t c) const;
+    void judge_counters();
+    void judge_last_delivery();
+    void judge_bounds();
+    std::string request_text(const ReceiveRequest& q) const;
     Stream* find_stream(std::uint32_t channel, std::uint32_t origin);
     Stream& stream_for_send(std::uint32_t channel, std::uint32_t origin);
     std::uint32_t fifo_for(std::uint32_t p, std::uint32_t channel);
@@ -323,6 +401,7 @@ class Checker {
     std::vector<FifoTracker> fifos_;
     std::unordered_map<std::uint64_t, std::uint32_t> fifo_ids_;  // (channel, sender)
     std::vector<RelayPending> relays_;
+    std::vector<OrderTracker> orders_;
     std::vector<std::uint64_t> pos_;  // merge cursor per log
     std::array<std::size_t, kFindingKinds> kept_{};
 };

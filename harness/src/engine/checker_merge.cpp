@@ -122,6 +122,19 @@ void Checker::on_send(std::uint32_t p, std::uint64_t i, const Record& r) {
     ChannelStats& st = res_.channels[c];
     ++(ok ? st.sent : st.send_unknown);
     if (st.first_send_ns == 0 || r.t_start < st.first_send_ns) st.first_send_ns = r.t_start;
+    ChannelState& cs = chans_[c];
+    if (cs.shape == ChannelShape::kCounter) return;  // an increment: counted, nothing to match
+    if (cs.shape == ChannelShape::kSnapshot) {        // a write: its version exists from now on
+        if (r.origin < kDirectOrigins) {
+            if (cs.written.size() <= r.origin) cs.written.resize(r.origin + 1, 0);
+            cs.written[r.origin] = std::max(cs.written[r.origin], r.seq + 1);
+        }
+        return;
+    }
+    if (ok && (cs.last_send.proc == kNoProc || r.t_start >= cs.last_send_start)) {
+        cs.last_send = RecRef{p, i};
+        cs.last_send_start = r.t_start;
+    }
     const std::uint32_t fifo = fifo_for(p, c);
     Slot& s = stream_for_send(c, r.origin).window.add_send(r.seq, ok);
     if (s.send_proc == kNoProc || (ok && s.sends_ok == 1)) {
@@ -135,6 +148,14 @@ void Checker::on_send(std::uint32_t p, std::uint64_t i, const Record& r) {
 
 void Checker::on_receive(std::uint32_t p, std::uint64_t i, const Record& r, std::uint64_t key) {
     if (r.channel >= nchannels_) return;
+    if (on_shaped(p, i, r)) return;
+    if (r.status == Status::kOk || r.status == Status::kCorrupt) {
+        ChannelState& cs = chans_[r.channel];
+        if (cs.last_recv.proc == kNoProc || r.t_end >= cs.last_recv_end) {
+            cs.last_recv = RecRef{p, i};
+            cs.last_recv_end = r.t_end;
+        }
+    }
     switch (r.status) {
         case Status::kOk:
             on_intact(p, i, r, key);
@@ -172,8 +193,9 @@ void Checker::on_intact(std::uint32_t p, std::uint64_t i, const Record& r, std::
     if (slot.intact == 1) ++st.received;
     if (slot.intact > slot.sends()) {
         report_duplicate(r, ref, &slot);
-    } else if (slot.intact == 1 && slot.sends() == 1 && slot.fifo != kNoProc) {
-        check_fifo(r, key, ref, slot);
+    } else if (slot.intact == 1 && slot.sends() == 1) {
+        if (slot.fifo != kNoProc) check_fifo(r, key, ref, slot);
+        if (slot.sends_ok == 1 && !chans_[c].orders.empty()) check_order(r, key, ref, slot);
     }
 }
 
@@ -208,6 +230,11 @@ void Checker::on_corrupt(std::uint32_t p, std::uint64_t i, const Record& r) {
 void Checker::on_garbage(std::uint32_t p, std::uint64_t i, const Record& r) {
     const std::uint32_t c = r.channel;
     if (c >= nchannels_) return;
+    if (chans_[c].shape == ChannelShape::kSnapshot && res_.channels[c].send_unknown > 0) {
+        ++res_.channels[c].indeterminate;  // a write cut short may have torn the record
+        ++res_.indeterminate;
+        return;
+    }
     ChannelStats& st = res_.channels[c];
     st.garbage_bytes += r.size;
     ++st.unexpected;
@@ -236,13 +263,8 @@ void Checker::fold_fifo() {
     for (std::uint32_t c = 0; c < nchannels_; ++c) {
         const ChannelState& cs = chans_[c];
         if (cs.fifos.empty()) continue;
-        std::uint64_t horizon = std::numeric_limits<std::uint64_t>::max();
-        for (std::uint32_t p : cs.consumers) {
-            if (p < h_.logs.size() && pos_[p] < h_.logs[p].size()) {
-                horizon = std::min(horizon, h_.logs[p][pos_[p]].t_start);
-            }
-        }
-        for (std::uint32_t f : cs.fifos) fifos_[f].fold(horizon);
+        const std::uint64_t h = horizon(c);
+        for (std::uint32_t f : cs.fifos) fifos_[f].fold(h);
     }
 }
 

@@ -203,7 +203,8 @@ json bounds_json(const Bounds& b) {
 json request_json(const ReceiveRequest& r) {
     return {{"order", static_cast<int>(r.order)},
             {"match", static_cast<int>(r.match)},
-            {"type", r.type}};
+            {"type", r.type},
+            {"per_reader", r.per_reader}};
 }
 
 json channel_ref_json(std::uint32_t c) {
@@ -433,6 +434,7 @@ PlannedProcess read_process(const In& in, std::size_t channels) {
     p.request.order = static_cast<ReceiveRequest::Order>(req.uint("order", 3));
     p.request.match = static_cast<ReceiveRequest::Match>(req.uint("match", 3));
     p.request.type = static_cast<std::uint32_t>(req.uint("type", kU32));
+    p.request.per_reader = req.flag("per_reader");
     return p;
 }
 

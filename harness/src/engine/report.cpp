@@ -54,11 +54,15 @@ Totals totals(const RunOutcome& o) {
         t.received += c.received;
         t.indet += c.indeterminate;
     }
-    t.lost = o.result.counts[int(FindingKind::kLost)];
+    t.lost = o.result.counts[int(FindingKind::kLost)] +
+             o.result.counts[int(FindingKind::kLostUpdate)] +
+             o.result.counts[int(FindingKind::kLastDelivery)];
     t.dup = o.result.counts[int(FindingKind::kDuplicated)];
     t.corrupt = o.result.counts[int(FindingKind::kCorrupted)] +
                 o.result.counts[int(FindingKind::kUnexpected)];
-    t.fifo = o.result.counts[int(FindingKind::kFifo)];
+    t.fifo = o.result.counts[int(FindingKind::kFifo)] +
+             o.result.counts[int(FindingKind::kPriority)] +
+             o.result.counts[int(FindingKind::kSelective)];
     return t;
 }
 
@@ -84,7 +88,7 @@ void print_table(std::ostream& os, const std::vector<ScenarioReport>& reps) {
     os << std::left << std::setw(int(w) + 2) << "SCENARIO" << std::setw(12) << "BACKEND"
        << std::right << std::setw(6) << "PROCS" << std::setw(10) << "SENT" << std::setw(10)
        << "RECV" << std::setw(7) << "LOST" << std::setw(6) << "DUP" << std::setw(9) << "CORRUPT"
-       << std::setw(6) << "FIFO" << std::setw(7) << "OTHER" << std::setw(7) << "INDET"
+       << std::setw(6) << "ORDER" << std::setw(7) << "OTHER" << std::setw(7) << "INDET"
        << std::setw(9) << "TIME"
        << "  VERDICT\n";
     for (const auto& r : reps) {
@@ -148,19 +152,29 @@ nlohmann::json record_json(const Evidence& e, const Plan& plan) {
 }
 
 nlohmann::json stats_json(const ChannelStats& c, const PlannedChannel& ch) {
-    return {{"name", ch.name},
-            {"backend", ch.backend},
-            {"sent", c.sent},
-            {"send_unknown", c.send_unknown},
-            {"received", c.received},
-            {"bytes_received", c.bytes_received},
-            {"lost", c.lost},
-            {"duplicated", c.duplicated},
-            {"corrupted", c.corrupted},
-            {"unexpected", c.unexpected},
-            {"garbage_bytes", c.garbage_bytes},
-            {"fifo_violations", c.fifo_violations},
-            {"indeterminate", c.indeterminate}};
+    nlohmann::json j{{"name", ch.name},
+                     {"backend", ch.backend},
+                     {"shape", shape_name(ch.shape)},
+                     {"sent", c.sent},
+                     {"send_unknown", c.send_unknown},
+                     {"received", c.received},
+                     {"bytes_received", c.bytes_received},
+                     {"lost", c.lost},
+                     {"duplicated", c.duplicated},
+                     {"corrupted", c.corrupted},
+                     {"unexpected", c.unexpected},
+                     {"garbage_bytes", c.garbage_bytes},
+                     {"fifo_violations", c.fifo_violations},
+                     {"order_violations", c.order_violations},
+                     {"indeterminate", c.indeterminate}};
+    if (c.sent > 0) {
+        // Rates: what a lossy channel's bounds are judged against.
+        j["loss_rate"] = double(c.lost) / double(c.sent);
+        j["duplicate_rate"] = double(c.duplicated) / double(c.sent);
+        j["reorder_rate"] = double(c.fifo_violations) / double(c.sent);
+    }
+    if (c.counter_observed) j["counter_value"] = c.counter_value;
+    return j;
 }
 
 }  // namespace
