@@ -16,8 +16,9 @@
 namespace ipct {
 namespace {
 
+// The first scenario of a file (a matrix file's first cell).
 Scenario load(const std::string& text) {
-    return load_scenario_text(text, "t.yaml");
+    return load_scenarios_text(text, "t.yaml").front();
 }
 
 // The base scenario, one string per line (line N is kBase[N - 1]).
@@ -283,6 +284,43 @@ const std::vector<Case> kCases = {
      base({{0, "checks: [lost]"}})},
     {"ChecksEmpty", base({{0, "checks: []"}}), 10, 9, "expected at least one check",
      base({{0, "checks: [corrupted]"}})},
+    // priorities, per-process options, bounds
+    {"PriorityOnPipe", base({{7, "    workload: {messages: 10, priority: 3}"}}), 7, 40,
+     "backend 'pipe' of channel 'data' has no message priorities or types",
+     base({{7, "    workload: {messages: 10}"}})},
+    {"PriorityAndType", base({{7, "    workload: {messages: 10, priority: 3, type: 3}"}}), 7, 43,
+     "workload sets both 'priority' and 'type'", base({{7, "    workload: {messages: 10}"}})},
+    {"PriorityOnConsumer", base({{9, "    channel: data\n    workload: {priority: 2}"}}), 10, 16,
+     "'priority' is not allowed for a consumer",
+     base({{9, "    channel: data\n    workload: {rate: 2}"}})},
+    {"PriorityNotANumber", base({{7, "    workload: {messages: 10, priority: high}"}}), 7, 40,
+     "expected", base({{7, "    workload: {messages: 10}"}})},
+    {"ProcessOptionUnknown", base({{9, "    channel: data\n    options: {msgtyp: 2}"}}), 10, 23,
+     "unknown process option 'msgtyp' for consumer; its channels take no process options",
+     base({{9, "    channel: data\n    options: {}"}})},
+    {"BoundAboveOne", base({{3, "  data: {backend: pipe, bounds: {max_loss: 1.5}}"}}), 3, 44,
+     "expected a rate in [0, 1] for 'max_loss'",
+     base({{3, "  data: {backend: pipe, bounds: {max_loss: 1}}"}})},
+    {"BoundUnknown", base({{3, "  data: {backend: pipe, bounds: {max_lag: 0.1}}"}}), 3, 34,
+     "unknown key 'max_lag' in 'bounds'",
+     base({{3, "  data: {backend: pipe, bounds: {max_reorder: 0.1}}"}})},
+    // matrix
+    {"MatrixUnknownBackend", base({{0, "matrix: {backend: [pipe, pipes]}"}}), 10, 26,
+     "unknown backend 'pipes'", base({{0, "matrix: {backend: [pipe, fifo]}"}})},
+    {"MatrixUnknownDimension", base({{0, "matrix: {channels: [a]}"}}), 10, 10,
+     "unknown key 'channels' in 'matrix'", base({{0, "matrix: {size: [64]}"}})},
+    {"MatrixEmptyDimension", base({{0, "matrix: {size: []}"}}), 10, 16,
+     "expected a non-empty sequence of values for matrix dimension 'size'",
+     base({{0, "matrix: {size: [64, 128]}"}})},
+    {"MatrixSameCellTwice", base({{0, "matrix: {backend: [pipe, pipe]}"}}), 10, 9,
+     "two matrix cells are both labelled 'backend=pipe'",
+     base({{0, "matrix: {backend: [pipe, {backend: pipe, options: {write_lock: true}}]}"}})},
+    {"MatrixBadOptionForOneBackend",
+     base({{0, "matrix: {backend: [pipe, {backend: fifo, options: {bogus: 1}}]}"}}), 10, 59,
+     "unknown option 'bogus'",
+     base({{0, "matrix: {backend: [pipe, {backend: fifo, options: {capacity: 65536}}]}"}})},
+    {"MatrixSizeBelowHeader", base({{0, "matrix: {size: [64, 8]}"}}), 10, 21,
+     "size 8 is below the message header", base({{0, "matrix: {size: [64, 32]}"}})},
     // YAML itself
     // yaml-cpp notices the unclosed flow map at the ':' after "processes".
     {"SyntaxError", base({{3, "  data: {backend: pipe"}}), 4, 10,
@@ -318,6 +356,53 @@ TEST_P(BadScenario, CloseGoodScenarioLoads) {
     } catch (const std::exception& e) {
         ADD_FAILURE() << e.what() << "\n" << c.good;
     }
+}
+
+TEST(Matrix, CellsInOrderWithTheirValuesInPlace) {
+    const std::vector<Scenario> cells = load_scenarios_text(
+        base({{0, "matrix: {backend: [pipe, fifo], size: [64, 1000]}"}}), "m.yaml");
+    ASSERT_EQ(cells.size(), 4u);
+    EXPECT_EQ(cells[0].name, "t[backend=pipe,size=64]");
+    EXPECT_EQ(cells[1].cell, "backend=pipe,size=1000");
+    EXPECT_EQ(cells[2].cell, "backend=fifo,size=64");
+    EXPECT_EQ(cells[3].channels[0].backend, "fifo");
+    EXPECT_EQ(cells[3].processes[0].workload.size.max, 1000u);
+    EXPECT_EQ(cells[3].processes[0].workload.messages, 10u) << "other fields stay";
+    EXPECT_EQ(select_cell(cells, "backend=fifo,size=64").channels[0].backend, "fifo");
+    try {
+        select_cell(cells, "backend=tcp");
+        ADD_FAILURE() << "selected a cell that is not there";
+    } catch (const ScenarioError& e) {
+        EXPECT_NE(std::string(e.what()).find("backend=pipe,size=64, backend=pipe,size=1000"),
+                  std::string::npos)
+            << e.what();
+    }
+}
+
+TEST(Matrix, BackendOptionsGoToEveryChannelOfTheCell) {
+    const std::vector<Scenario> cells = load_scenarios_text(
+        base({{0, "matrix: {backend: [{backend: pipe, options: {write_lock: true}}, fifo]}"}}),
+        "m.yaml");
+    ASSERT_EQ(cells.size(), 2u);
+    EXPECT_EQ(cells[0].cell, "backend=pipe{write_lock=true}");
+    EXPECT_EQ(cells[0].channels[0].options.at("write_lock").text, "true");
+    EXPECT_TRUE(cells[1].channels[0].options.empty()) << "a plain name drops the options";
+}
+
+TEST(Matrix, ASingleScenarioLoaderRefusesAMatrix) {
+    EXPECT_THROW(load_scenario_text(base({{0, "matrix: {size: [64, 128]}"}}), "m.yaml"),
+                 ScenarioError);
+    EXPECT_EQ(load_scenarios_text(base(), "m.yaml").size(), 1u);
+    EXPECT_EQ(load_scenarios_text(base(), "m.yaml")[0].cell, "");
+}
+
+TEST(Matrix, TooManyCellsIsAnError) {
+    std::string values;
+    for (int i = 0; i < 20; ++i) values += (i ? ", " : "") + std::to_string(64 + i);
+    EXPECT_THROW(
+        load_scenarios_text(
+            base({{0, "matrix: {size: [" + values + "], messages: [" + values + "]}"}}), "m.yaml"),
+        ScenarioError);
 }
 
 INSTANTIATE_TEST_SUITE_P(Rules, BadScenario, testing::ValuesIn(kCases),

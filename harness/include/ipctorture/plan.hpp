@@ -47,6 +47,7 @@ struct Plan {
     int version = kPlanVersion;
     std::string scenario_name;
     std::string scenario_file;
+    std::string scenario_cell;  // a matrix cell's label, empty otherwise
     std::string scenario_text;
     std::uint64_t seed = 0;
     double timeout_s = 60;

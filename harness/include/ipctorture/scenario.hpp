@@ -148,7 +148,8 @@ std::optional<Check> parse_check(const std::string& s);
 
 struct Scenario {
     std::string file;  // path it was loaded from
-    std::string name;
+    std::string name;  // a matrix cell's name ends in its label: "fan-in[backend=tcp]"
+    std::string cell;  // a matrix cell's label ("backend=tcp,size=64"); empty otherwise
     std::string description;
     std::uint64_t seed = 1;
     double timeout_s = 60;
@@ -161,9 +162,18 @@ struct Scenario {
 };
 
 // Loads and validates a scenario file.  Throws ScenarioError naming
-// file:line:column and what was expected.
+// file:line:column and what was expected.  A file with a `matrix:` is many
+// scenarios (its cells): load_scenarios() returns them all, in the order of
+// the matrix's values (the first dimension varies slowest); load_scenario()
+// refuses such a file.
 Scenario load_scenario(const std::string& path);
 Scenario load_scenario_text(const std::string& text, const std::string& name_for_errors);
+std::vector<Scenario> load_scenarios(const std::string& path);
+std::vector<Scenario> load_scenarios_text(const std::string& text,
+                                          const std::string& name_for_errors);
+// The cell whose label is `cell` (as printed in reports), or throws
+// ScenarioError listing the labels there are.
+Scenario select_cell(const std::vector<Scenario>& cells, const std::string& cell);
 
 // Scenario files under a path: the file itself, or every *.yaml / *.yml
 // below a directory, sorted.

@@ -124,7 +124,7 @@ void Checker::on_send(std::uint32_t p, std::uint64_t i, const Record& r) {
     if (st.first_send_ns == 0 || r.t_start < st.first_send_ns) st.first_send_ns = r.t_start;
     ChannelState& cs = chans_[c];
     if (cs.shape == ChannelShape::kCounter) return;  // an increment: counted, nothing to match
-    if (cs.shape == ChannelShape::kSnapshot) {        // a write: its version exists from now on
+    if (cs.shape == ChannelShape::kSnapshot) {       // a write: its version exists from now on
         if (r.origin < kDirectOrigins) {
             if (cs.written.size() <= r.origin) cs.written.resize(r.origin + 1, 0);
             cs.written[r.origin] = std::max(cs.written[r.origin], r.seq + 1);

@@ -27,6 +27,7 @@ struct RunArgs {
     bool keep = false;
     bool quiet = false;
     std::size_t max_findings = 100;
+    std::string cell;  // run only this matrix cell
 };
 
 std::vector<std::string> expand(const std::vector<std::string>& paths) {
@@ -38,8 +39,10 @@ std::vector<std::string> expand(const std::vector<std::string>& paths) {
     return files;
 }
 
-std::string reproduce_cmd(const std::string& file, std::uint64_t seed, const RunArgs& a) {
+std::string reproduce_cmd(const std::string& file, const std::string& cell, std::uint64_t seed,
+                          const RunArgs& a) {
     std::string c = "ipctorture run " + shell_quote(file) + " --seed " + std::to_string(seed);
+    if (!cell.empty()) c += " --cell " + shell_quote(cell);
     if (a.timeout) c += " --timeout " + std::to_string(*a.timeout);
     return c;
 }
@@ -58,7 +61,7 @@ ScenarioReport run_one(const Scenario& s, const RunArgs& a) {
     r.file = s.file;
     r.name = s.name;
     r.seed = a.seed.value_or(s.seed);
-    r.reproduce = reproduce_cmd(s.file, r.seed, a);
+    r.reproduce = reproduce_cmd(s.file, s.cell, r.seed, a);
     RunOptions o;
     o.seed = a.seed;
     o.timeout_s = a.timeout;
@@ -77,7 +80,11 @@ ScenarioReport run_one(const Scenario& s, const RunArgs& a) {
 
 int cmd_run(const RunArgs& a, const std::string& command) {
     std::vector<Scenario> scenarios;
-    for (const auto& f : expand(a.paths)) scenarios.push_back(load_scenario(f));
+    for (const auto& f : expand(a.paths)) {
+        std::vector<Scenario> cells = load_scenarios(f);
+        if (!a.cell.empty()) cells = {select_cell(cells, a.cell)};
+        for (Scenario& s : cells) scenarios.push_back(std::move(s));
+    }
     if (scenarios.empty()) {
         std::cerr << "ipctorture: no scenario files found\n";
         return kExitUsage;
@@ -100,8 +107,12 @@ int cmd_validate(const std::vector<std::string>& paths) {
     int bad = 0;
     for (const auto& f : expand(paths)) {
         try {
-            Scenario s = load_scenario(f);
-            std::cout << f << ": ok (" << s.name << ")\n";
+            std::vector<Scenario> cells = load_scenarios(f);
+            if (cells.size() == 1 && cells[0].cell.empty())
+                std::cout << f << ": ok (" << cells[0].name << ")\n";
+            else
+                std::cout << f << ": ok (" << cells.size() << " matrix cells of "
+                          << cells[0].name.substr(0, cells[0].name.find('[')) << ")\n";
         } catch (const ScenarioError& e) {
             std::cerr << e.what() << "\n";
             ++bad;
@@ -117,7 +128,7 @@ int cmd_check(const std::string& dir, const std::string& json, const std::string
     r.name = r.outcome.plan.scenario_name;
     r.file = r.outcome.plan.scenario_file;
     r.seed = r.outcome.plan.seed;
-    r.reproduce = reproduce_cmd(r.file, r.seed, RunArgs{});
+    r.reproduce = reproduce_cmd(r.file, r.outcome.plan.scenario_cell, r.seed, RunArgs{});
     std::vector<ScenarioReport> reps{r};
     print_table(std::cout, reps);
     print_findings(std::cout, reps);
@@ -180,6 +191,8 @@ int cli_main(int argc, char** argv) {
         ->check(CLI::PositiveNumber);
     run->add_option("--json", ra.json, "write the JSON report here");
     run->add_flag("--keep", ra.keep, "keep run directories even after a pass");
+    run->add_option("--cell", ra.cell,
+                    "run only this cell of a matrix scenario (its label, as in 'backend=tcp')");
     run->add_flag("--quiet", ra.quiet, "print nothing; use the exit status or --json");
     run->add_option("--max-findings", ra.max_findings,
                     "findings listed per kind in the report (counts are always exact)")

@@ -71,6 +71,7 @@ Plan make_plan(const Scenario& s, std::uint64_t seed, const std::string& run_id,
     Plan plan;
     plan.scenario_name = s.name;
     plan.scenario_file = s.file;
+    plan.scenario_cell = s.cell;
     plan.scenario_text = s.text;
     plan.seed = seed;
     plan.timeout_s = s.timeout_s;
@@ -214,10 +215,14 @@ json channel_ref_json(std::uint32_t c) {
 json channel_json(const PlannedChannel& c) {
     json checks = json::array();
     for (Check k : c.checks) checks.push_back(check_name(k));
-    return {{"index", c.index},           {"name", c.name},
-            {"backend", c.backend},       {"options", options_json(c.options)},
-            {"checks", checks},           {"max_message", c.max_message},
-            {"boundaries", c.boundaries}, {"shape", shape_name(c.shape)},
+    return {{"index", c.index},
+            {"name", c.name},
+            {"backend", c.backend},
+            {"options", options_json(c.options)},
+            {"checks", checks},
+            {"max_message", c.max_message},
+            {"boundaries", c.boundaries},
+            {"shape", shape_name(c.shape)},
             {"bounds", bounds_json(c.bounds)},
             {"state", c.state}};
 }
@@ -244,6 +249,7 @@ json plan_to_json(const Plan& p) {
     return {{"version", p.version},
             {"scenario_name", p.scenario_name},
             {"scenario_file", p.scenario_file},
+            {"scenario_cell", p.scenario_cell},
             {"scenario_text", p.scenario_text},
             {"seed", p.seed},
             {"timeout_s", p.timeout_s},
@@ -446,6 +452,7 @@ Plan read_plan(const In& in) {
                 std::to_string(kPlanVersion));
     p.scenario_name = in.str("scenario_name");
     p.scenario_file = in.str("scenario_file");
+    p.scenario_cell = in.str("scenario_cell");
     p.scenario_text = in.str("scenario_text");
     p.seed = in.uint("seed", kU64);
     p.timeout_s = in.num("timeout_s");

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -44,7 +45,12 @@ std::string timestamp() {
 RunDir RunDir::create(const std::string& root, const std::string& scenario_name) {
     static std::atomic<int> counter{0};
     RunDir d;
-    d.id_ = scenario_name + "-" + timestamp() + "-" + std::to_string(::getpid()) + "-" +
+    // A matrix cell's name has brackets and commas: keep ids shell-friendly.
+    std::string safe = scenario_name;
+    for (char& c : safe)
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.')
+            c = '_';
+    d.id_ = safe + "-" + timestamp() + "-" + std::to_string(::getpid()) + "-" +
             std::to_string(counter++);
     // Normalised without a trailing separator: `clean` finds leftover workers
     // by this path in their command lines.

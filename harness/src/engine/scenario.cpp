@@ -186,6 +186,8 @@ class Loader {
   public:
     explicit Loader(std::string file) : file_(std::move(file)) {}
     Scenario scenario(const Node& root) const;
+    std::vector<Scenario> cells(const Node& root) const;
+    std::string apply(Node& cell, const std::string& dim, const Node& v) const;
 
   private:
     std::vector<ChannelSpec> channels(const Item& it) const;
@@ -209,8 +211,9 @@ class Loader {
 Scenario Loader::scenario(const Node& root) const {
     if (!root.IsDefined() || root.IsNull())
         fail_at({file_, 1, 1}, "empty scenario; expected a map with name, channels and processes");
-    Map top(file_, root, "scenario",
-            {"name", "description", "seed", "timeout", "channels", "processes", "checks"});
+    Map top(
+        file_, root, "scenario",
+        {"name", "description", "seed", "timeout", "channels", "processes", "checks", "matrix"});
     Scenario s;
     s.file = file_;
     const Item& name = top.need("name");
@@ -229,6 +232,119 @@ Scenario Loader::scenario(const Node& root) const {
         s.checks_loc = f->loc;
     }
     return s;
+}
+
+// A matrix: dimensions, each a sequence of values; every combination is a
+// cell, a copy of the scenario with the values put in place:
+//   backend   every channel's backend: a name, or {backend: NAME, options: {...}}
+//             to give that backend its own channel options;
+//   size, messages, rate   every producer's workload field.
+// The values are the matrix's own YAML nodes, so an error a value causes in
+// a cell is reported at the value.
+constexpr std::size_t kMaxCells = 256;
+
+std::vector<Scenario> Loader::cells(const Node& root) const {
+    if (!root.IsMap() || !root["matrix"]) return {scenario(root)};
+    const Node mnode = root["matrix"];
+    Map m(file_, mnode, "'matrix'", {"backend", "size", "messages", "rate"});
+    if (m.items().empty())
+        fail_at(to_loc(file_, mnode.Mark()), "expected at least one dimension in 'matrix'");
+    std::vector<std::pair<std::string, std::vector<Node>>> dims;
+    std::size_t total = 1;
+    for (const Item& d : m.items()) {
+        if (!d.node.IsSequence() || d.node.size() == 0)
+            fail_at(d.loc, "expected a non-empty sequence of values for matrix dimension '" +
+                               d.name + "', got " + describe(d.node));
+        std::vector<Node> values(d.node.begin(), d.node.end());
+        total *= values.size();
+        if (total > kMaxCells)
+            fail_at(d.loc, "the matrix has more than " + std::to_string(kMaxCells) +
+                               " cells; expected at most that many");
+        dims.emplace_back(d.name, std::move(values));
+    }
+    std::vector<Scenario> out;
+    std::vector<std::string> labels;
+    std::vector<std::size_t> at(dims.size(), 0);
+    for (std::size_t n = 0; n < total; ++n) {
+        Node cell = YAML::Clone(root);
+        cell.remove("matrix");
+        std::string label;
+        for (std::size_t d = 0; d < dims.size(); ++d) {
+            const Node& v = dims[d].second[at[d]];
+            label +=
+                (label.empty() ? "" : ",") + dims[d].first + "=" + apply(cell, dims[d].first, v);
+        }
+        if (std::find(labels.begin(), labels.end(), label) != labels.end())
+            fail_at(to_loc(file_, mnode.Mark()),
+                    "two matrix cells are both labelled '" + label + "'; expected distinct values");
+        labels.push_back(label);
+        Scenario s = scenario(cell);
+        s.name += "[" + label + "]";
+        s.cell = label;
+        out.push_back(std::move(s));
+        for (std::size_t d = dims.size(); d-- > 0;) {
+            if (++at[d] < dims[d].second.size()) break;
+            at[d] = 0;
+        }
+    }
+    return out;
+}
+
+// Puts matrix value v of dimension `dim` in place in a cell; returns the
+// value's label.
+std::string Loader::apply(Node& cell, const std::string& dim, const Node& v) const {
+    const SourceLoc loc = to_loc(file_, v.Mark());
+    if (dim == "backend") {
+        Node name = v, options;
+        bool has_options = false;
+        if (v.IsMap()) {
+            Map m(file_, v, "matrix backend", {"backend", "options"});
+            name = m.need("backend").node;
+            if (const Item* o = m.find("options")) {
+                options = o->node;
+                has_options = true;
+            }
+        }
+        if (!name.IsScalar())
+            fail_at(loc, "expected a backend name or {backend, options} in the matrix, got " +
+                             describe(v));
+        Node channels = cell["channels"];
+        if (channels.IsMap()) {
+            for (auto it = channels.begin(); it != channels.end(); ++it) {
+                if (!it->second.IsMap()) continue;
+                it->second["backend"] = name;
+                if (has_options)
+                    it->second["options"] = options;
+                else
+                    it->second.remove("options");
+            }
+        }
+        std::string label = name.Scalar();
+        if (has_options && options.IsMap()) {
+            std::string opts;
+            for (auto it = options.begin(); it != options.end(); ++it)
+                if (it->first.IsScalar() && it->second.IsScalar())
+                    opts += (opts.empty() ? "" : ";") + it->first.Scalar() + "=" +
+                            it->second.Scalar();
+            label += "{" + opts + "}";
+        }
+        return label;
+    }
+    if (!v.IsScalar() && dim != "size")
+        fail_at(loc, "expected a scalar for matrix dimension '" + dim + "', got " + describe(v));
+    Node processes = cell["processes"];
+    if (processes.IsSequence()) {
+        for (Node p : processes) {
+            if (!p.IsMap() || !p["role"] || !p["role"].IsScalar() ||
+                p["role"].Scalar() != "producer")
+                continue;
+            Node w = p["workload"];
+            if (!w || !w.IsMap()) continue;  // the loader will say what is missing
+            w[dim] = v;
+        }
+    }
+    if (v.IsScalar()) return v.Scalar();
+    return "L" + std::to_string(loc.line) + "C" + std::to_string(loc.column);
 }
 
 std::vector<ChannelSpec> Loader::channels(const Item& it) const {
@@ -553,7 +669,8 @@ const char* shape_name(ChannelShape s) {
 }
 
 std::optional<ChannelShape> parse_shape(const std::string& s) {
-    for (ChannelShape c : {ChannelShape::kMessages, ChannelShape::kCounter, ChannelShape::kSnapshot})
+    for (ChannelShape c :
+         {ChannelShape::kMessages, ChannelShape::kCounter, ChannelShape::kSnapshot})
         if (s == shape_name(c)) return c;
     return std::nullopt;
 }
@@ -663,26 +780,55 @@ void require_utf8(const std::string& text, const std::string& file) {
 
 }  // namespace
 
-Scenario load_scenario_text(const std::string& text, const std::string& name_for_errors) {
+std::vector<Scenario> load_scenarios_text(const std::string& text,
+                                          const std::string& name_for_errors) {
     const std::string& file = name_for_errors;
     require_utf8(text, file);
-    Scenario s;
+    std::vector<Scenario> cells;
     try {
         if (auto second = second_document(text))
             fail_at(to_loc(file, *second), "expected one YAML document, found 2 or more");
-        s = Loader(file).scenario(YAML::Load(text));
+        cells = Loader(file).cells(YAML::Load(text));
     } catch (const YAML::Exception& e) {
         const YAML::Mark& m = e.mark;
         throw ScenarioError(file, m.line < 0 ? 1 : m.line + 1, m.line < 0 ? 1 : m.column + 1,
                             "YAML syntax error: " + e.msg);
     }
-    s.text = text;
-    validate_scenario(s);
-    return s;
+    for (Scenario& s : cells) {
+        s.text = text;
+        validate_scenario(s);
+    }
+    return cells;
+}
+
+Scenario load_scenario_text(const std::string& text, const std::string& name_for_errors) {
+    std::vector<Scenario> cells = load_scenarios_text(text, name_for_errors);
+    if (cells.size() != 1 || !cells[0].cell.empty())
+        throw ScenarioError(name_for_errors, 0, 0,
+                            "is a matrix of " + std::to_string(cells.size()) +
+                                " scenarios; expected a single scenario here");
+    return std::move(cells[0]);
 }
 
 Scenario load_scenario(const std::string& path) {
     return load_scenario_text(read_file(path), path);
+}
+
+std::vector<Scenario> load_scenarios(const std::string& path) {
+    return load_scenarios_text(read_file(path), path);
+}
+
+Scenario select_cell(const std::vector<Scenario>& cells, const std::string& cell) {
+    std::string labels;
+    for (const Scenario& s : cells) {
+        if (s.cell == cell) return s;
+        labels += (labels.empty() ? "" : ", ") + s.cell;
+    }
+    const std::string file = cells.empty() ? std::string() : cells[0].file;
+    throw ScenarioError(file, 0, 0,
+                        labels.empty() || cells[0].cell.empty()
+                            ? "has no matrix; --cell '" + cell + "' names nothing"
+                            : "has no matrix cell '" + cell + "'; expected one of: " + labels);
 }
 
 std::vector<std::string> scenario_files(const std::string& path) {

@@ -6,8 +6,8 @@
 // leave the topology eventually, or "lost" means nothing), and every message
 // a producer sends fits every channel it can travel through.
 #include <algorithm>
-#include <optional>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "ipctorture/backend.hpp"
@@ -199,16 +199,16 @@ void check_sizes(const Scenario& s) {
                                    s.channels[c].backend + "' (" + std::to_string(k.max_message) +
                                    ") on channel '" + s.channels[c].name + "'");
             largest[c] = std::max(largest[c], d.largest());
-            if (k.has_priority && (prio.smallest() < k.min_priority ||
-                                   prio.largest() > k.max_priority))
-                fail_at(prio.loc, "priority " +
-                                      std::to_string(prio.smallest() < k.min_priority
-                                                         ? prio.smallest()
-                                                         : prio.largest()) +
-                                      " is outside what backend '" + s.channels[c].backend +
-                                      "' takes on channel '" + s.channels[c].name + "' (" +
-                                      std::to_string(k.min_priority) + " to " +
-                                      std::to_string(k.max_priority) + ")");
+            if (k.has_priority &&
+                (prio.smallest() < k.min_priority || prio.largest() > k.max_priority))
+                fail_at(prio.loc,
+                        "priority " +
+                            std::to_string(prio.smallest() < k.min_priority ? prio.smallest()
+                                                                            : prio.largest()) +
+                            " is outside what backend '" + s.channels[c].backend +
+                            "' takes on channel '" + s.channels[c].name + "' (" +
+                            std::to_string(k.min_priority) + " to " +
+                            std::to_string(k.max_priority) + ")");
             for (const auto& [next, relay] : g[c]) todo.push_back(next);
         }
     }
