@@ -299,8 +299,8 @@ class Conformance : public ::testing::TestWithParam<std::string> {
             go_ = std::make_unique<Pipe>();
         }
         Pipe result;
-        const auto rank = static_cast<std::uint32_t>(
-            std::count_if(children_.begin(), children_.end(), [d](const Child& c) { return c.dir == d; }));
+        const auto rank = static_cast<std::uint32_t>(std::count_if(
+            children_.begin(), children_.end(), [d](const Child& c) { return c.dir == d; }));
         const pid_t pid = ::fork();
         if (pid < 0) IPCT_FAIL_ERRNO("fork");
         if (pid == 0) worker(d, body, result.w, endpoint_setup(children_.size(), d, rank));
@@ -572,6 +572,63 @@ TEST_P(Conformance, EndOfFileOnceTheWriterCloses) {
     release.close_w();
     ASSERT_NO_FATAL_FAILURE(wait_for({writer}));
     EXPECT_EQ(expect_clean(writer, "writer").sent, 3u);
+}
+
+TEST_P(Conformance, LargestMessageArrivesWhole) {
+    create({});
+    const Contract c = contract_;
+    const std::size_t max = c.max_message;
+    const std::size_t reader =
+        spawn(Direction::kRead, [&](Endpoint& ep, Report& rep) { receive_all(ep, c, rep); });
+    const std::size_t writer = spawn(Direction::kWrite, [&](Endpoint& ep, Report& rep) {
+        send_messages(ep, 0, 5, max, max, rep);
+    });
+    ASSERT_NO_FATAL_FAILURE(start());
+    ASSERT_NO_FATAL_FAILURE(wait_for());
+    EXPECT_EQ(expect_clean(writer, "writer").sent, 5u);
+    const Report r = expect_clean(reader, "reader");
+    EXPECT_EQ(r.corrupt + r.garbage_bytes + r.duplicates, 0u);
+    if (c.lossless) {
+        EXPECT_EQ(r.received[0], 5u) << max << "-byte messages";
+    }
+}
+
+// A writer killed in the middle of the run (it never closes its endpoint):
+// once the orchestrator has seen it end (process_gone), its readers still
+// reach the end of the channel, with everything it sent before.
+TEST_P(Conformance, KilledWriterStillEndsTheChannel) {
+    create({}, 2, 1);
+    const Contract c = contract_;
+    Pipe progress, release;
+    parent_only_fds_ = {progress.r, release.w};
+    const std::size_t reader =
+        spawn(Direction::kRead, [&](Endpoint& ep, Report& rep) { receive_all(ep, c, rep); });
+    const std::size_t doomed = spawn(Direction::kWrite, [&](Endpoint& ep, Report& rep) {
+        send_messages(ep, 0, 10, kHeaderSize, kHeaderSize, rep);
+        char b = 'p';
+        write_full(progress.w, &b, 1);
+        read_full(release.r, &b, 1);  // never released: killed here
+    });
+    const std::size_t writer = spawn(Direction::kWrite, [&](Endpoint& ep, Report& rep) {
+        send_messages(ep, 1, 10, kHeaderSize, kHeaderSize, rep);
+    });
+    progress.close_w();
+    release.close_r();
+    ASSERT_NO_FATAL_FAILURE(start());
+    pollfd pfd{progress.r, POLLIN, 0};
+    ASSERT_EQ(::poll(&pfd, 1, static_cast<int>(kDeadline.count() * 1000)), 1)
+        << "the doomed writer never reported its sends";
+    ::kill(children_[doomed].pid, SIGKILL);
+    ASSERT_NO_FATAL_FAILURE(wait_for({doomed, writer}));
+    ASSERT_NO_FATAL_FAILURE(wait_for({reader}));
+    EXPECT_EQ(expect_clean(writer, "writer").sent, 10u);
+    const Report r = expect_clean(reader, "reader");
+    EXPECT_EQ(r.eofs, 2u) << "the reader reached the end of the channel";
+    EXPECT_EQ(r.corrupt + r.garbage_bytes + r.duplicates, 0u);
+    if (c.lossless) {
+        EXPECT_EQ(r.received[0], 10u) << "what the killed writer sent before it died";
+        EXPECT_EQ(r.received[1], 10u);
+    }
 }
 
 TEST_P(Conformance, WriteLockKeepsLargeMessagesWhole) {
