@@ -136,15 +136,16 @@ Contract contract_for(Kind k, const SocketOptions& s) {
         case Kind::kUnixSeqpacket:
             c.unit = "message";
             c.notes =
-                "one send is one record on the writer's connection; a record longer than the "
-                "send buffer minus 32 bytes fails with EMSGSIZE (writers raise SO_SNDBUF to "
-                "carry max_message)";
+                "one send is one record on the writer's connection, FIFO and lossless; a record "
+                "longer than the send buffer minus 32 bytes fails with EMSGSIZE, so writers raise "
+                "SO_SNDBUF to carry max_message (option, default 65536, at most 4 MiB)";
             break;
         case Kind::kUnixDgram:
             c.unit = "message";
             c.notes =
                 "writers connect to the server's bound socket and block while its queue holds "
-                "more than net.unix.max_dgram_qlen datagrams: lossless, FIFO per sender";
+                "more than net.unix.max_dgram_qlen datagrams: lossless, FIFO per sender; writers "
+                "raise SO_SNDBUF to carry max_message (option, default 65536, at most 4 MiB)";
             break;
         case Kind::kUdp:
             c.unit = "datagram";
@@ -184,7 +185,8 @@ std::string explain_for(Kind k) {
              std::to_string(def > kUnixSndbufSlack ? def - kUnixSndbufSlack : 0) +
              " bytes; with SO_SNDBUF at wmem_max = " +
              std::to_string(2 * max > kUnixSndbufSlack ? 2 * max - kUnixSndbufSlack : 0) +
-             " bytes (the kernel doubles SO_SNDBUF)\n";
+             " bytes (the kernel doubles SO_SNDBUF); the max_message option goes up to " +
+             std::to_string(kPacketLimit) + "\n";
     }
     if (k == Kind::kTcp) {
         s += limit_line("net.ipv4.tcp_wmem", "min, default, max send buffer, bytes");
