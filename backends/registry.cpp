@@ -10,6 +10,11 @@ namespace ipct {
 
 Backend* pipe_backend();
 Backend* fifo_backend();
+Backend* unix_stream_backend();
+Backend* unix_dgram_backend();
+Backend* unix_seqpacket_backend();
+Backend* tcp_backend();
+Backend* udp_backend();
 
 namespace {
 struct Entry {
@@ -19,6 +24,11 @@ struct Entry {
 constexpr Entry kBackends[] = {
     {"pipe", pipe_backend},
     {"fifo", fifo_backend},
+    {"unix_stream", unix_stream_backend},
+    {"unix_dgram", unix_dgram_backend},
+    {"unix_seqpacket", unix_seqpacket_backend},
+    {"tcp", tcp_backend},
+    {"udp", udp_backend},
 };
 }  // namespace
 
