@@ -85,7 +85,7 @@ std::string fmt_secs(double s) {
 void print_table(std::ostream& os, const std::vector<ScenarioReport>& reps) {
     std::size_t w = 8;
     for (const auto& r : reps) w = std::max(w, r.name.size());
-    os << std::left << std::setw(int(w) + 2) << "SCENARIO" << std::setw(12) << "BACKEND"
+    os << std::left << std::setw(int(w) + 2) << "SCENARIO" << std::setw(16) << "BACKEND"
        << std::right << std::setw(6) << "PROCS" << std::setw(10) << "SENT" << std::setw(10)
        << "RECV" << std::setw(7) << "LOST" << std::setw(6) << "DUP" << std::setw(9) << "CORRUPT"
        << std::setw(6) << "ORDER" << std::setw(7) << "OTHER" << std::setw(7) << "INDET"
@@ -101,7 +101,7 @@ void print_table(std::ostream& os, const std::vector<ScenarioReport>& reps) {
         Totals t = totals(o);
         const std::uint64_t other =
             o.result.counts[int(FindingKind::kHang)] + o.result.counts[int(FindingKind::kCrash)];
-        os << std::setw(12) << backends_of(o.plan) << std::right << std::setw(6)
+        os << std::setw(16) << backends_of(o.plan) << std::right << std::setw(6)
            << o.plan.processes.size() << std::setw(10) << t.sent << std::setw(10) << t.received
            << std::setw(7) << t.lost << std::setw(6) << t.dup << std::setw(9) << t.corrupt
            << std::setw(6) << t.fifo << std::setw(7) << other << std::setw(7) << t.indet
