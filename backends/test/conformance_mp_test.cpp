@@ -246,7 +246,9 @@ class Conformance : public ::testing::TestWithParam<std::string> {
         backend_ = find_backend(GetParam());
         ASSERT_NE(backend_, nullptr);
         run_dir_ = make_temp_dir();
-        setup_ = ChannelSetup{run_dir_, "conformance", "ch", 0, {}, kSeed};
+        // The run id is unique per run (ChannelSetup): backends name global
+        // objects after it, and tests of one backend run in parallel.
+        setup_ = ChannelSetup{run_dir_, fs::path(run_dir_).filename().string(), "ch", 0, {}, kSeed};
         deadline_ = std::chrono::steady_clock::now() + kDeadline;
     }
 
