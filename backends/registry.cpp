@@ -11,6 +11,7 @@ namespace ipct {
 Backend* pipe_backend();
 Backend* fifo_backend();
 Backend* posix_mq_backend();
+Backend* sysv_msg_backend();
 
 namespace {
 struct Entry {
@@ -21,6 +22,7 @@ constexpr Entry kBackends[] = {
     {"pipe", pipe_backend},
     {"fifo", fifo_backend},
     {"posix_mq", posix_mq_backend},
+    {"sysv_msg", sysv_msg_backend},
 };
 }  // namespace
 
