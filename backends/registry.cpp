@@ -10,6 +10,8 @@ namespace ipct {
 
 Backend* pipe_backend();
 Backend* fifo_backend();
+Backend* posix_mq_backend();
+Backend* sysv_msg_backend();
 Backend* unix_stream_backend();
 Backend* unix_dgram_backend();
 Backend* unix_seqpacket_backend();
@@ -24,6 +26,8 @@ struct Entry {
 constexpr Entry kBackends[] = {
     {"pipe", pipe_backend},
     {"fifo", fifo_backend},
+    {"posix_mq", posix_mq_backend},
+    {"sysv_msg", sysv_msg_backend},
     {"unix_stream", unix_stream_backend},
     {"unix_dgram", unix_dgram_backend},
     {"unix_seqpacket", unix_seqpacket_backend},

@@ -122,15 +122,16 @@ std::size_t size_for(std::uint32_t origin, std::uint64_t seq, std::size_t lo, st
     return a + (h >> 20) % (b - a + 1);
 }
 
-// Worker side: sends `count` messages of origin `origin`.
-void send_messages(Endpoint& ep, std::uint32_t origin, std::uint64_t count, std::size_t lo,
-                   std::size_t hi, Report& rep) {
+// Worker side: sends `count` messages of origin `origin`, with the lowest
+// priority (or type) the contract takes, as the harness does by default.
+void send_messages(Endpoint& ep, const Contract& c, std::uint32_t origin, std::uint64_t count,
+                   std::size_t lo, std::size_t hi, Report& rep) {
     const Payload payload(kSeed);
     std::vector<std::byte> buf(hi);
     for (std::uint64_t seq = 0; seq < count; ++seq) {
         const std::size_t size = size_for(origin, seq, lo, hi);
         auto msg = std::span(buf).first(size);
-        payload.fill(msg, origin, seq, 0);
+        payload.fill(msg, origin, seq, c.has_priority ? c.min_priority : 0);
         IoResult r = ep.send(msg);
         if (!r.ok() || r.done != size) {
             rep.fail("send of message " + std::to_string(seq) + " (" + std::to_string(size) +
@@ -246,7 +247,9 @@ class Conformance : public ::testing::TestWithParam<std::string> {
         backend_ = find_backend(GetParam());
         ASSERT_NE(backend_, nullptr);
         run_dir_ = make_temp_dir();
-        setup_ = ChannelSetup{run_dir_, "conformance", "ch", 0, {}, kSeed};
+        // The run id is unique per run (ChannelSetup): backends name global
+        // objects after it, and tests of one backend run in parallel.
+        setup_ = ChannelSetup{run_dir_, fs::path(run_dir_).filename().string(), "ch", 0, {}, kSeed};
         deadline_ = std::chrono::steady_clock::now() + kDeadline;
     }
 
@@ -526,7 +529,7 @@ TEST_P(Conformance, OneWriterOneReaderGetsEveryMessageIntactAndInOrder) {
     const std::size_t reader =
         spawn(Direction::kRead, [&](Endpoint& ep, Report& rep) { receive_all(ep, c, rep); });
     const std::size_t writer = spawn(Direction::kWrite, [&](Endpoint& ep, Report& rep) {
-        send_messages(ep, 0, kMessages, kHeaderSize, hi, rep);
+        send_messages(ep, c, 0, kMessages, kHeaderSize, hi, rep);
     });
     ASSERT_NO_FATAL_FAILURE(start());
     ASSERT_NO_FATAL_FAILURE(wait_for());
@@ -556,7 +559,7 @@ TEST_P(Conformance, EndOfFileOnceTheWriterCloses) {
     const std::size_t reader =
         spawn(Direction::kRead, [&](Endpoint& ep, Report& rep) { receive_all(ep, c, rep); });
     const std::size_t writer = spawn(Direction::kWrite, [&](Endpoint& ep, Report& rep) {
-        send_messages(ep, 0, 3, 100, 100, rep);
+        send_messages(ep, c, 0, 3, 100, 100, rep);
         ep.close();
         char b;
         read_full(release.r, &b, 1);  // returns at end of file: released
@@ -581,7 +584,7 @@ TEST_P(Conformance, LargestMessageArrivesWhole) {
     const std::size_t reader =
         spawn(Direction::kRead, [&](Endpoint& ep, Report& rep) { receive_all(ep, c, rep); });
     const std::size_t writer = spawn(Direction::kWrite, [&](Endpoint& ep, Report& rep) {
-        send_messages(ep, 0, 5, max, max, rep);
+        send_messages(ep, c, 0, 5, max, max, rep);
     });
     ASSERT_NO_FATAL_FAILURE(start());
     ASSERT_NO_FATAL_FAILURE(wait_for());
@@ -604,13 +607,13 @@ TEST_P(Conformance, KilledWriterStillEndsTheChannel) {
     const std::size_t reader =
         spawn(Direction::kRead, [&](Endpoint& ep, Report& rep) { receive_all(ep, c, rep); });
     const std::size_t doomed = spawn(Direction::kWrite, [&](Endpoint& ep, Report& rep) {
-        send_messages(ep, 0, 10, kHeaderSize, kHeaderSize, rep);
+        send_messages(ep, c, 0, 10, kHeaderSize, kHeaderSize, rep);
         char b = 'p';
         write_full(progress.w, &b, 1);
         read_full(release.r, &b, 1);  // never released: killed here
     });
     const std::size_t writer = spawn(Direction::kWrite, [&](Endpoint& ep, Report& rep) {
-        send_messages(ep, 1, 10, kHeaderSize, kHeaderSize, rep);
+        send_messages(ep, c, 1, 10, kHeaderSize, kHeaderSize, rep);
     });
     progress.close_w();
     release.close_r();
@@ -646,7 +649,7 @@ TEST_P(Conformance, WriteLockKeepsLargeMessagesWhole) {
     std::vector<std::size_t> writers;
     for (std::uint32_t w = 0; w < kWriters; ++w)
         writers.push_back(spawn(Direction::kWrite, [&, w](Endpoint& ep, Report& rep) {
-            send_messages(ep, w, kMessages, lo, hi, rep);
+            send_messages(ep, c, w, kMessages, lo, hi, rep);
         }));
     ASSERT_NO_FATAL_FAILURE(start());
     ASSERT_NO_FATAL_FAILURE(wait_for());
@@ -671,7 +674,7 @@ TEST_P(Conformance, CleanupIsIdempotentAndLeavesNothingBehind) {
     const std::size_t reader =
         spawn(Direction::kRead, [&](Endpoint& ep, Report& rep) { receive_all(ep, c, rep); });
     const std::size_t writer = spawn(Direction::kWrite, [&](Endpoint& ep, Report& rep) {
-        send_messages(ep, 0, 50, kHeaderSize, hi, rep);
+        send_messages(ep, c, 0, 50, kHeaderSize, hi, rep);
     });
     ASSERT_NO_FATAL_FAILURE(start());
     ASSERT_NO_FATAL_FAILURE(wait_for());
@@ -697,7 +700,7 @@ TEST_P(Conformance, CleanupWorksAfterWorkersAreKilled) {
     const std::size_t hi = std::min<std::size_t>(c.max_message, 64 * 1024);
     spawn(Direction::kRead, [&](Endpoint& ep, Report& rep) { receive_all(ep, c, rep); });
     spawn(Direction::kWrite, [&](Endpoint& ep, Report& rep) {
-        send_messages(ep, 0, 1'000'000, kHeaderSize, hi, rep);
+        send_messages(ep, c, 0, 1'000'000, kHeaderSize, hi, rep);
     });
     ASSERT_NO_FATAL_FAILURE(start());
     kill_all();  // wherever they are: opening, sending, receiving

@@ -113,6 +113,19 @@ TEST(CheckerOrder, FifoWithinOnePriorityAcrossProducers) {
     EXPECT_EQ(count(q.finish(100), FindingKind::kPriority), 1u);
 }
 
+// A blocking receive that began before either send: m's dequeue still came
+// after m's send began, when n was already queued ahead of it.
+TEST(CheckerOrder, ViolationWhenTheReceiveWasWaitingBeforeBothSends) {
+    for (bool overlap : {false, true}) {
+        Queue q(highest());
+        q.recv(q.c0, 5, 60, 1, 0, 3);              // m, waiting from 5
+        q.send(q.a, 10, overlap ? 32 : 20, 0, 3);  // n
+        q.send(q.b, 30, 40, 0, 3);                 // m
+        q.recv(q.c0, 70, 80, 0, 0, 3);
+        EXPECT_EQ(count(q.finish(100), FindingKind::kPriority), overlap ? 0u : 1u) << overlap;
+    }
+}
+
 TEST(CheckerOrder, NoFifoViolationWithinOnePriorityWhenTheSendsOverlap) {
     Queue q(highest());
     q.send(q.a, 10, 35, 0, 3);  // overlaps m's send: either may have gone first

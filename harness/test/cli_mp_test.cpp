@@ -4,7 +4,10 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 #include "ipctorture/event_log.hpp"
 #include "test_util.hpp"
@@ -124,7 +127,21 @@ TEST(Cli, ARunRootTheRunCreatedIsRemovedWithItsLastRun) {
     EXPECT_TRUE(parent.entries().empty());
 }
 
-TEST(Cli, ZooFailsWithCorruptedMessagesInJson) {
+// What each planted bug must be caught as, and what it must not be called.
+struct ZooCase {
+    std::vector<std::string> caught;  // finding kinds, each at least once
+    std::vector<std::string> never;   // finding kinds that would be wrong
+};
+const std::map<std::string, ZooCase> kZoo = {
+    // Interleaved writes damage messages; none is lost.
+    {"pipe-fan-in-interleave", {{"corrupted"}, {"lost", "duplicated"}}},
+    {"fifo-fan-in-interleave", {{"corrupted"}, {"lost", "duplicated"}}},
+    {"pipe-fan-out-split-reads", {{"corrupted"}, {"lost", "duplicated"}}},
+    // UDP may lose; the scenario's bound makes its loss a finding.
+    {"udp-loss-over-bound", {{"lost"}, {"corrupted", "duplicated"}}},
+};
+
+TEST(Cli, EveryZooScenarioIsCaughtAsWhatItIs) {
     TempDir root, scratch;
     const std::string json = scratch.path + "/report.json";
     auto r = run_binary({"run", source("scenarios/zoo"), "--json", json}, root.path, scratch.path);
@@ -132,24 +149,42 @@ TEST(Cli, ZooFailsWithCorruptedMessagesInJson) {
     EXPECT_EQ(r.status, 1) << r.out << r.err;
     auto j = read_json(json);
     EXPECT_EQ(j["ipctorture_report"], 1);
-    ASSERT_GE(j["scenarios"].size(), 3u);
+    ASSERT_GE(j["scenarios"].size(), kZoo.size());
     for (auto& s : j["scenarios"]) {
-        EXPECT_EQ(s["verdict"], "FAIL") << s["name"];
-        EXPECT_EQ(s["counts"]["lost"], 0) << "interleaving is corruption, not loss: " << s["name"];
-        bool corrupted = false;
-        for (auto& f : s["findings"]) {
-            if (f["kind"] != "corrupted") continue;
-            corrupted = true;
-            EXPECT_TRUE(f["message"].contains("origin"));
-            EXPECT_TRUE(f["message"].contains("seq"));
-            EXPECT_FALSE(f["evidence"].empty());
-        }
-        EXPECT_TRUE(corrupted) << s["name"];
+        const std::string name = s["name"];
+        EXPECT_EQ(s["verdict"], "FAIL") << name;
         EXPECT_NE(s["reproduce"].get<std::string>().find("--seed"), std::string::npos);
+        auto it = kZoo.find(name);
+        if (it == kZoo.end()) {
+            ADD_FAILURE() << "zoo scenario " << name << " has no expectation in kZoo";
+            continue;
+        }
+        for (const std::string& k : it->second.caught)
+            EXPECT_GT(s["counts"][k].get<long>(), 0) << name << " not caught as " << k;
+        for (const std::string& k : it->second.never)
+            EXPECT_EQ(s["counts"][k].get<long>(), 0) << name << " wrongly called " << k;
+        for (auto& f : s["findings"]) {
+            EXPECT_FALSE(f["summary"].get<std::string>().empty());
+            if (f["kind"] == "corrupted") {
+                EXPECT_TRUE(f["message"].contains("origin"));
+                EXPECT_TRUE(f["message"].contains("seq"));
+                EXPECT_FALSE(f["evidence"].empty());
+            }
+        }
     }
     EXPECT_TRUE(ipc_leftovers(root.path).empty());
     auto c = run_binary({"clean"}, root.path, scratch.path);
     EXPECT_EQ(c.status, 0) << c.err;
+    EXPECT_TRUE(root.entries().empty());
+}
+
+// The correct twins: every bundled backend scenario passes.
+TEST(Cli, BackendSuitePasses) {
+    TempDir root, scratch;
+    auto r = run_binary({"run", source("scenarios/backends")}, root.path, scratch.path);
+    ASSERT_FALSE(r.timed_out);
+    EXPECT_EQ(r.status, 0) << r.out << r.err;
+    EXPECT_EQ(r.out.find("FAIL"), std::string::npos) << r.out;
     EXPECT_TRUE(root.entries().empty());
 }
 

@@ -17,9 +17,10 @@
 //   priority /  (queue order) a receive returned m although a message n that
 //   selective   the reader's request admits and that ranks before m (higher
 //               priority, lower type, or the same class and sent before m's
-//               send began) was queued for the whole receive: n's send ended
-//               before m's receive began and n's receive began after m's
-//               ended.  Also: a receive returned a type its request excludes;
+//               send began) was queued when m was taken: n's send ended
+//               before m's receive and m's send had both begun, and n's
+//               receive began after m's ended.  Also: a receive returned a
+//               type its request excludes;
 //   lost_update a shared counter's final value is below the increments that
 //               completed (above the increments made at all: duplicated);
 //   last_delivery  (coalescing signals) every delivery on a drained channel

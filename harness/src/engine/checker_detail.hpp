@@ -234,7 +234,10 @@ class RelayPending {
 // receive: it asks for an m whose receive ended before n's began, began
 // after n's send ended, and ranks below n.  Entries that ended before the
 // horizon (no receive still to come begins before it) always satisfy the
-// first condition, so they fold into one aggregate per rank class.
+// first condition, so they fold into one aggregate per rank class.  Within
+// one class the rule is FIFO across every sender, which is why queues with
+// priorities or types drop the per-sender fifo rule (a sender's later
+// high-priority message rightly overtakes its earlier low one).
 class OrderTracker {
   public:
     OrderTracker(std::uint32_t channel, std::uint32_t reader, ReceiveRequest req,
@@ -263,13 +266,18 @@ class OrderTracker {
     std::uint32_t reader() const { return reader_; }
 
   private:
+    // m was dequeued no earlier than max(its receive's start, its send's
+    // start): n was already queued then if its send ended before that.  In
+    // the same class n was also ahead of m if its send ended before m's began.
     struct Best {
-        Entry late_start;  // the latest-beginning receive of the class
-        Entry late_both;   // the latest min(receive start, send start) of the class
+        Entry late_dequeue;  // the latest max(receive start, send start) of the class
+        Entry late_send;     // the latest send start of the class
     };
+    static std::uint64_t dequeue_bound(const Entry& m) {
+        return std::max(m.recv_start, m.send_start);
+    }
     static bool overtakes(bool same_class, const Entry& m, std::uint64_t send_end) {
-        return same_class ? std::min(m.recv_start, m.send_start) > send_end
-                          : m.recv_start > send_end;
+        return same_class ? m.send_start > send_end : dequeue_bound(m) > send_end;
     }
     std::uint32_t channel_;
     std::uint32_t reader_;
@@ -307,10 +315,10 @@ struct Stream {
 inline constexpr std::size_t kChecks = 8;
 
 struct ChannelState {
-    std::array<bool, kChecks> checks{};    // by Check
+    std::array<bool, kChecks> checks{};  // by Check
     ChannelShape shape = ChannelShape::kMessages;
-    std::vector<std::uint32_t> orders;     // OrderTracker indices, one per ordered reader
-    std::uint64_t order_receives = 0;      // since the last fold
+    std::vector<std::uint32_t> orders;  // OrderTracker indices, one per ordered reader
+    std::uint64_t order_receives = 0;   // since the last fold
     // kSnapshot: per origin, 1 + the highest seq whose write began.
     std::vector<std::uint64_t> written;
     // kLastDelivery: the latest ok send (by start) and the latest receive end.

@@ -3,12 +3,13 @@
 // OrderTracker in checker_detail.hpp for how it stays within the messages in
 // flight.
 //
-// Why it is sound: m's dequeue lies inside m's receive call and n's enqueue
-// inside n's send call.  If n's send ended before m's receive began and n's
-// receive began after m's receive ended, n sat in the queue at the moment m
-// was taken; if the request admits n and n ranks before m (a better class,
-// or the same class and n fully sent before m's send began, so n was queued
-// first), the kernel had to return n, not m.
+// Why it is sound: m's dequeue lies inside m's receive call and after m's
+// enqueue, which lies inside m's send call; so it came after both calls
+// began.  If n's send ended before that and n's receive began after m's
+// receive ended, n sat in the queue at the moment m was taken; if the
+// request admits n and n ranks before m (a better class, or the same class
+// and n fully sent before m's send began, so n was queued first), the kernel
+// had to return n, not m.
 #include <algorithm>
 #include <limits>
 #include <string>
@@ -33,7 +34,7 @@ bool OrderTracker::find_overtaken(const Entry& n, std::uint64_t send_end, Entry*
     const std::uint64_t rn = rank(n.type);
     for (auto it = folded_.lower_bound(rn); it != folded_.end(); ++it) {
         const bool same = it->first == rn;
-        const Entry& e = same ? it->second.late_both : it->second.late_start;
+        const Entry& e = same ? it->second.late_send : it->second.late_dequeue;
         if (overtakes(same, e, send_end) && e.recv_end < n.recv_start) {
             *m = e;
             return true;
@@ -61,12 +62,10 @@ void OrderTracker::fold(std::uint64_t horizon) {
     while (n < live_.size() && live_[n].key < horizon) {
         const Entry& e = live_[n];
         Best& b = folded_[rank(e.type)];
-        if (b.late_start.recv.proc == kNoProc || e.recv_start > b.late_start.recv_start)
-            b.late_start = e;
-        if (b.late_both.recv.proc == kNoProc ||
-            std::min(e.recv_start, e.send_start) >
-                std::min(b.late_both.recv_start, b.late_both.send_start))
-            b.late_both = e;
+        if (b.late_dequeue.recv.proc == kNoProc || dequeue_bound(e) > dequeue_bound(b.late_dequeue))
+            b.late_dequeue = e;
+        if (b.late_send.recv.proc == kNoProc || e.send_start > b.late_send.send_start)
+            b.late_send = e;
         ++n;
     }
     live_.erase(live_.begin(), live_.begin() + static_cast<std::ptrdiff_t>(n));

@@ -153,7 +153,12 @@ int cmd_explain(const std::string& name) {
               << "contract:\n"
               << "  unit:        " << c.unit << "\n"
               << "  boundaries:  " << (c.boundaries ? "kept" : "not kept (framing needed)") << "\n"
-              << "  order:       " << (c.fifo ? "FIFO per sender" : "none promised") << "\n"
+              << "  order:       "
+              << (c.priority    ? "highest priority first, FIFO within a priority"
+                  : c.selective ? "FIFO within a type; readers select by type (msgtyp)"
+                  : c.fifo      ? "FIFO per sender"
+                                : "none promised")
+              << "\n"
               << "  loss:        " << (c.lossless ? "none" : "allowed") << "\n"
               << "  max message: " << c.max_message << " bytes\n"
               << "  notes:       " << c.notes << "\n"

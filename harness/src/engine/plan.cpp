@@ -51,7 +51,10 @@ std::vector<Check> default_checks(const Contract& c) {
     if (c.lossless) v.push_back(Check::kLost);
     v.push_back(Check::kDuplicated);
     v.push_back(Check::kCorrupted);
-    if (c.fifo) v.push_back(Check::kFifo);
+    // On a queue with priorities or types, FIFO holds within a class only (a
+    // sender's later urgent message rightly overtakes its earlier one); the
+    // queue-order rule checks exactly that, across senders too.
+    if (c.fifo && !c.priority && !c.selective) v.push_back(Check::kFifo);
     if (c.priority) v.push_back(Check::kPriority);
     if (c.selective) v.push_back(Check::kSelective);
     if (c.last_delivery) v.push_back(Check::kLastDelivery);
