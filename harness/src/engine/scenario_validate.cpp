@@ -92,8 +92,8 @@ void check_readers_writers(const Scenario& s) {
     std::vector<int> readers(s.channels.size()), writers(s.channels.size());
     for (const ProcessSpec& p : s.processes) {
         Edges e = process_edges(s, p);
-        if (e.in) ++readers[*e.in];
-        if (e.out) ++writers[*e.out];
+        if (e.in) readers[*e.in] += p.count;
+        if (e.out) writers[*e.out] += p.count;
     }
     for (std::size_t i = 0; i < s.channels.size(); ++i) {
         const ChannelSpec& c = s.channels[i];
@@ -109,6 +109,8 @@ void check_readers_writers(const Scenario& s) {
                                "' is written but nothing reads it; expected "
                                "a consumer with channel: " +
                                c.name + " or a relay with input: " + c.name);
+        find_backend(c.backend)->validate_topology(c, static_cast<std::uint32_t>(readers[i]),
+                                                   static_cast<std::uint32_t>(writers[i]));
     }
 }
 
