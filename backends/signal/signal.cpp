@@ -63,6 +63,8 @@ struct SignalOptions {
     bool retry_full = false;
 };
 
+// SIGRTMIN is a run-time value: the C library keeps the first real-time
+// signals for itself (glibc: 32 and 33 for threads).
 int rt_signals_available() {
     return SIGRTMAX - SIGRTMIN + 1;
 }
@@ -504,18 +506,20 @@ std::string SignalBackend::explain() const {
         << rt_signals_available() << " real-time signals; option 'signals' takes 1 to "
         << rt_signals_available() << ")\n"
         << "RLIMIT_SIGPENDING: soft " << limit_text(rl.rlim_cur) << ", hard "
-        << limit_text(rl.rlim_max) << " (queued signals per real user id, checked against the "
-        << "receiver's limit)\n";
+        << limit_text(rl.rlim_max)
+        << " (signals queued for the real user id, checked against the receiver's limit)\n";
     std::ifstream status("/proc/self/status");
-    for (std::string line; std::getline(status, line);)
-        if (line.rfind("SigQ:", 0) == 0)
-            out << "now pending for this user / limit: " << line.substr(5) << "\n";
+    for (std::string line; std::getline(status, line);) {
+        if (line.rfind("SigQ:", 0) != 0) continue;
+        const std::size_t at = line.find_first_not_of(" \t", 5);
+        out << "queued now for this user / limit: " << line.substr(at) << "\n";
+    }
+    auto yes = [](bool b) { return b ? "yes" : "no"; };
     for (const char* kind : {"realtime", "standard"}) {
-        Options o{{"kind", OptionValue{kind, {}}}};
-        const Contract c = contract_of(parse_options(o));
-        out << "kind " << kind << ": unit " << c.unit << ", lossless " << c.lossless << ", fifo "
-            << c.fifo << ", lowest number first " << c.priority << ", last delivery "
-            << c.last_delivery << "; " << c.notes << "\n";
+        const Contract c = contract_of(parse_options({{"kind", OptionValue{kind, {}}}}));
+        out << "kind " << kind << ": unit '" << c.unit << "', lossless " << yes(c.lossless)
+            << ", FIFO per sender " << yes(c.fifo) << ", lowest number first " << yes(c.priority)
+            << ", a delivery after the last send " << yes(c.last_delivery) << "\n";
     }
     return out.str();
 }
