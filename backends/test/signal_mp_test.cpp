@@ -83,7 +83,13 @@ class SignalRun {
   public:
     SignalRun(const Options& o, std::uint32_t writers, std::uint32_t readers)
         : backend_(find_backend("signal")), dir_(temp_dir("run")), out_(temp_dir("out")) {
-        setup_ = ChannelSetup{dir_, "sigtest", "ch", 0, o, kSeed, writers, readers};
+        setup_.run_dir = dir_;
+        setup_.run_id = "sigtest";
+        setup_.name = "ch";
+        setup_.options = o;
+        setup_.seed = kSeed;
+        setup_.writers = writers;
+        setup_.readers = readers;
         state_ = backend_->create(setup_);
         int go[2];
         if (::pipe2(go, O_CLOEXEC) != 0) IPCT_FAIL_ERRNO("pipe2");
