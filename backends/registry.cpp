@@ -17,6 +17,7 @@ Backend* unix_dgram_backend();
 Backend* unix_seqpacket_backend();
 Backend* tcp_backend();
 Backend* udp_backend();
+Backend* signal_backend();
 
 namespace {
 struct Entry {
@@ -33,6 +34,7 @@ constexpr Entry kBackends[] = {
     {"unix_seqpacket", unix_seqpacket_backend},
     {"tcp", tcp_backend},
     {"udp", udp_backend},
+    {"signal", signal_backend},
 };
 }  // namespace
 

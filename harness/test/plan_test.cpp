@@ -4,6 +4,7 @@
 #include "ipctorture/plan.hpp"
 
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <functional>
 #include <set>
@@ -275,8 +276,7 @@ void collect(const json& j, const std::string& at, std::vector<std::string>& out
 // Removing any required field, or giving any field a value of the wrong
 // type, is refused with a HarnessError.  Option names are free and arrays may
 // be shorter, so only their members' fields count as required.
-TEST(PlanJson, EveryFieldIsChecked) {
-    const json good = plan_to_json(topology_plan());
+void expect_every_field_checked(const json& good) {
     std::vector<std::string> ptrs;
     collect(good, "", ptrs);
     ASSERT_GT(ptrs.size(), 100u);
@@ -295,6 +295,85 @@ TEST(PlanJson, EveryFieldIsChecked) {
         j[jp] = good[jp].is_string() ? json(7) : json("x");
         expect_rejected(j, "wrong type at " + ptr);
     }
+}
+
+TEST(PlanJson, EveryFieldIsChecked) {
+    expect_every_field_checked(plan_to_json(topology_plan()));
+}
+
+// Two signalers around a counted producer and a consumer.
+const char* const kStorm = R"(name: storm
+channels:
+  a: {backend: pipe}
+processes:
+  - role: producer
+    name: w
+    count: 2
+    channel: a
+    workload: {messages: 10}
+  - role: signaler
+    targets: [w, consumer]
+    workload: {rate: 100, duration: 2s}
+  - role: consumer
+    channel: a
+  - role: signaler
+    name: hup
+    signal: SIGHUP
+    targets: w1
+)";
+
+Plan storm_plan() {
+    return make_plan(load_scenario_text(kStorm, "storm.yaml"), 3, "run-2", "/tmp/run-2");
+}
+
+TEST(MakePlan, SignalersListTheirTargets) {
+    const Plan p = storm_plan();
+    ASSERT_EQ(p.processes.size(), 5u);
+    const PlannedProcess& s = p.processes[2];
+    EXPECT_EQ(s.name, "signaler0");
+    EXPECT_EQ(s.role, Role::kSignaler);
+    EXPECT_EQ(s.in_channel, kNoChannel);
+    EXPECT_EQ(s.out_channel, kNoChannel);
+    EXPECT_EQ(s.targets, (std::vector<std::uint32_t>{0, 1, 3}));
+    EXPECT_EQ(s.signal, SIGUSR2);
+    EXPECT_DOUBLE_EQ(s.workload.duration_s, 2);
+    EXPECT_EQ(p.processes[4].targets, (std::vector<std::uint32_t>{1}));
+    EXPECT_EQ(p.processes[4].signal, SIGHUP);
+    EXPECT_EQ(p.processes[3].origin, 0u) << "only producers get origins";
+    EXPECT_EQ(signals_for(p, 0), (std::vector<int>{SIGUSR2}));
+    EXPECT_EQ(signals_for(p, 1), (std::vector<int>{SIGHUP, SIGUSR2}));
+    EXPECT_EQ(signals_for(p, 2), (std::vector<int>{}));
+    EXPECT_EQ(signals_for(p, 3), (std::vector<int>{SIGUSR2}));
+}
+
+TEST(PlanJson, SignalersRoundTrip) {
+    const Plan p = storm_plan();
+    const json j = plan_to_json(p);
+    EXPECT_EQ(j["processes"][2]["signal"], "SIGUSR2");
+    EXPECT_EQ(j["processes"][2]["targets"], json({0, 1, 3}));
+    EXPECT_TRUE(j["processes"][0]["signal"].is_null());
+    EXPECT_EQ(j["processes"][0]["targets"], json::array());
+    EXPECT_TRUE(plan_from_json(j) == p);
+    EXPECT_TRUE(plan_from_json(json::parse(j.dump(2))) == p);
+    expect_every_field_checked(j);
+}
+
+TEST(PlanJson, RejectsBadSignalers) {
+    const json good = plan_to_json(storm_plan());
+    auto with = [&](const std::string& ptr, const json& v) {
+        json j = good;
+        j[json::json_pointer(ptr)] = v;
+        return j;
+    };
+    expect_rejected(with("/processes/2/targets", json::array()), "a signaler without targets");
+    expect_rejected(with("/processes/2/targets/0", 5), "a target out of range");
+    expect_rejected(with("/processes/2/targets/0", 4), "a target that is a signaler");
+    expect_rejected(with("/processes/2/signal", nullptr), "a signaler without a signal");
+    expect_rejected(with("/processes/2/signal", "SIGKILL"), "a signal no signaler may send");
+    expect_rejected(with("/processes/2/in_channel", 0), "a signaler that reads a channel");
+    expect_rejected(with("/processes/2/out_channel", 0), "a signaler that writes a channel");
+    expect_rejected(with("/processes/0/targets", json({3})), "a producer with targets");
+    expect_rejected(with("/processes/3/signal", "SIGUSR1"), "a consumer with a signal");
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include "ipctorture/scenario.hpp"
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -184,7 +185,7 @@ const std::vector<Case> kCases = {
     {"UnknownChannelRef", base({{9, "    channel: dta"}}), 9, 14,
      "unknown channel 'dta'; expected one of: data", base()},
     {"UnknownRole", base({{8, "  - role: sink"}}), 8, 11,
-     "expected one of: producer, consumer, relay for 'role', got 'sink'", base()},
+     "expected one of: producer, consumer, relay, signaler for 'role', got 'sink'", base()},
     {"RelayInputIsOutput", relay_chain("a"), 12, 13,
      "a relay's output must differ from its input 'a'", relay_chain("b")},
     {"RelayWithChannel", base({{0, "  - role: relay\n    channel: data"}}), 11, 5,
@@ -327,6 +328,43 @@ const std::vector<Case> kCases = {
      "YAML syntax error: end of map flow not found", base()},
     {"TwoDocuments", base({{0, "---\nname: u"}}), 10, 1, "expected one YAML document, found 2",
      "---\n" + base()},
+    // signalers
+    {"UnknownTarget", base({{0, "  - role: signaler\n    targets: [producer0, nobody]"}}), 11, 26,
+     "unknown target 'nobody'; expected a role (producer, consumer, relay) or a process name "
+     "(producer0, consumer0, signaler0)",
+     base({{0, "  - role: signaler\n    targets: [producer0, consumer]"}})},
+    {"TargetRoleAbsent", base({{0, "  - role: signaler\n    targets: [relay]"}}), 11, 15,
+     "target 'relay' names no process", base({{0, "  - role: signaler\n    targets: [consumer]"}})},
+    {"TargetIsASignaler",
+     base({{0, "  - role: signaler\n  - role: signaler\n    targets: signaler0"}}), 12, 14,
+     "target 'signaler0' is a signaler",
+     base({{0, "  - role: signaler\n  - role: signaler\n    targets: consumer0"}})},
+    {"TargetsEmpty", base({{0, "  - role: signaler\n    targets: []"}}), 11, 14,
+     "expected a process or role name, or a non-empty sequence of them",
+     base({{0, "  - role: signaler\n    targets: consumer0"}})},
+    {"BadSignalName", base({{0, "  - role: signaler\n    signal: SIGFOO"}}), 11, 13,
+     "expected a signal name (one of: SIGUSR1, SIGUSR2",
+     base({{0, "  - role: signaler\n    signal: SIGHUP"}})},
+    {"SignalKillRefused", base({{0, "  - role: signaler\n    signal: SIGKILL"}}), 11, 13,
+     "a signaler cannot send SIGKILL: it cannot be caught",
+     base({{0, "  - role: signaler\n    signal: USR1"}})},
+    {"SignalRealTimeRefused", base({{0, "  - role: signaler\n    signal: SIGRTMIN"}}), 11, 13,
+     "cannot send real-time signals", base({{0, "  - role: signaler\n    signal: SIGWINCH"}})},
+    {"SignalerWithChannel", base({{0, "  - role: signaler\n    channel: data"}}), 11, 5,
+     "'channel' is not for a signaler", base({{0, "  - role: signaler"}})},
+    {"SignalerMessages", base({{0, "  - role: signaler\n    workload: {messages: 5}"}}), 11, 16,
+     "'messages' is not allowed for a signaler; it may set only start_delay, rate and duration",
+     base({{0, "  - role: signaler\n    workload: {duration: 1s, rate: 100, start_delay: 1ms}"}})},
+    {"TargetsOnAProducer", base({{6, "    channel: data\n    targets: [consumer]"}}), 7, 5,
+     "'targets' is only for a signaler", base()},
+    {"SignalUsedByATargetsChannel",
+     base({{3, "  data: {backend: signal, options: {kind: standard, signal: SIGUSR2}}"},
+           {7, "    workload: {messages: 10, size: 32}"},
+           {0, "  - role: signaler\n    targets: [consumer]"}}),
+     10, 5, "signal SIGUSR2 is used by channel 'data' of target 'consumer0'",
+     base({{3, "  data: {backend: signal, options: {kind: standard, signal: SIGUSR2}}"},
+           {7, "    workload: {messages: 10, size: 32}"},
+           {0, "  - role: signaler\n    targets: [consumer]\n    signal: SIGUSR1"}})},
 };
 
 void PrintTo(const Case& c, std::ostream* os) {
@@ -697,6 +735,44 @@ TEST(ProcessNames, ExpandsPerRole) {
     }));
     EXPECT_EQ(process_names(s), (std::vector<std::string>{"producer0", "producer1", "w0", "w1",
                                                           "w2", "solo", "producer2", "consumer0"}));
+}
+
+TEST(SignalerTargets, RolesNamesAndCountedNames) {
+    Scenario s = load(join({
+        "name: n",
+        "channels:",
+        "  a: {backend: pipe}",
+        "processes:",
+        "  - {role: producer, name: w, count: 2, channel: a, workload: {messages: 1}}",
+        "  - {role: signaler, targets: [w, consumer], workload: {rate: 10}}",
+        "  - {role: consumer, channel: a}",
+        "  - {role: signaler, name: hup, signal: SIGHUP}",
+        "  - {role: signaler, targets: [w1, w1]}",
+    }));
+    EXPECT_EQ(process_names(s),
+              (std::vector<std::string>{"w0", "w1", "signaler0", "consumer0", "hup", "signaler1"}));
+    EXPECT_EQ(signaler_targets(s, s.processes[1]), (std::vector<std::uint32_t>{0, 1, 3}));
+    EXPECT_EQ(signaler_targets(s, s.processes[3]), (std::vector<std::uint32_t>{0, 1, 3}))
+        << "default: every process that is not a signaler";
+    EXPECT_EQ(signaler_targets(s, s.processes[4]), (std::vector<std::uint32_t>{1}));
+    EXPECT_EQ(s.processes[1].signal, SIGUSR2);
+    EXPECT_EQ(s.processes[3].signal, SIGHUP);
+    EXPECT_DOUBLE_EQ(s.processes[1].workload.rate, 10);
+}
+
+TEST(SignalerSignals, NamesRoundTrip) {
+    for (const char* n : {"SIGUSR1", "SIGUSR2", "SIGHUP", "SIGALRM", "SIGWINCH"}) {
+        std::optional<int> sig = signaler_signal(n, nullptr);
+        ASSERT_TRUE(sig) << n;
+        EXPECT_STREQ(signal_name(*sig), n);
+        EXPECT_EQ(signaler_signal(std::string(n).substr(3), nullptr), sig);
+    }
+    for (const char* n : {"SIGKILL", "SIGSTOP", "SIGCONT", "SIGPIPE", "SIGCHLD", "SIGSEGV",
+                          "SIGTERM", "SIGINT", "SIGABRT", "SIGRTMIN", "SIGRTMIN+1", "12", ""}) {
+        std::string why;
+        EXPECT_FALSE(signaler_signal(n, &why)) << n;
+        EXPECT_NE(why.find(std::string("got '") + n + "'"), std::string::npos) << why;
+    }
 }
 
 // The commented example in scenarios/README.md must stay a valid scenario.

@@ -116,6 +116,19 @@ class Backend {
                                 const std::vector<std::uint32_t>& largest_message) const {
         (void)channels, (void)largest_message;
     }
+    // A channel's topology: how many processes read and write it (counts
+    // expanded).  For contracts that hold only for some shapes (one reader
+    // per channel, say); throws ScenarioError at the channel.
+    virtual void validate_topology(const ChannelSpec& channel, std::uint32_t readers,
+                                   std::uint32_t writers) const {
+        (void)channel, (void)readers, (void)writers;
+    }
+    // Signals the channel's endpoints use (a signaler must not send them to
+    // its processes).
+    virtual std::vector<int> signals_used(const Options& opts) const {
+        (void)opts;
+        return {};
+    }
     virtual nlohmann::json create(const ChannelSetup& ch) = 0;
     virtual std::vector<int> inherited_fds(const nlohmann::json& state, Direction d) const {
         (void)state, (void)d;

@@ -70,17 +70,21 @@ class HarnessError : public std::runtime_error {
 // Counts every EINTR retried by the helpers below, per process.  Under a
 // signal storm this number is itself worth reporting.
 std::uint64_t eintr_retries();
+// Counts one retried EINTR.  Out of line on purpose: an `extern
+// thread_local` named in this header made GCC call the counter's TLS init
+// function through a weak reference that resolves to address 0, so the first
+// EINTR retried in a backend crashed the process (found by the signaler).
+void count_eintr_retry();
 
 // Calls fn() until it does not fail with EINTR.  No bound: a bounded retry
 // turns a signal storm into false failures.  Returns fn's last result; errno
 // is left as fn set it.
 template <typename Fn>
 auto retry_eintr(Fn&& fn) -> decltype(fn()) {
-    extern thread_local std::uint64_t g_eintr_retries;
     for (;;) {
         auto r = fn();
         if (r != -1 || errno != EINTR) return r;
-        ++g_eintr_retries;
+        count_eintr_retry();
     }
 }
 

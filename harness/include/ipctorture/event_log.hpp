@@ -36,6 +36,15 @@ enum class Op : std::uint8_t {
 };
 const char* op_name(Op op);
 
+// What a kNote record says (its aux).
+enum class Note : std::uint32_t {
+    // A signaler, at its end: seq = signals sent, extra = the signal, origin =
+    // targets it reached, size = sends that failed (err = the last errno).
+    kSignalsSent = 1,
+    kSignalsCaught = 2,  // a signaler's target, at its end: seq = signals its handler counted
+    kEintrRetries = 3,   // at a worker's end: seq = EINTR retries of the harness's helpers
+};
+
 enum class Status : std::uint8_t {
     kPending = 0,  // started, never completed: outcome unknown
     kOk = 1,

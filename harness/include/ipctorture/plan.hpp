@@ -40,6 +40,11 @@ struct PlannedProcess {
     Workload workload;
     Options options;         // per-process backend options
     ReceiveRequest request;  // readers: how they ask for messages (the checker's order rule)
+    // Signaler: the plan indices of the processes it signals and the signal.
+    // A process finds the signals it must catch in the signalers' entries
+    // (signals_for).
+    std::vector<std::uint32_t> targets;
+    int signal = 0;
     bool operator==(const PlannedProcess&) const = default;
 };
 
@@ -82,6 +87,9 @@ enum class Direction;
 // writers, its options).
 ChannelSetup channel_setup(const Plan& plan, std::uint32_t c);
 ChannelSetup channel_setup(const Plan& plan, std::uint32_t c, std::uint32_t process, Direction d);
+
+// The signals the plan's signalers send to process p, each once, sorted.
+std::vector<int> signals_for(const Plan& plan, std::uint32_t p);
 
 nlohmann::json plan_to_json(const Plan& p);
 Plan plan_from_json(const nlohmann::json& j);  // throws HarnessError on a bad plan

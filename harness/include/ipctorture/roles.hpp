@@ -24,6 +24,17 @@ struct RoleContext {
 // Runs the role to its end; returns the worker's exit code (0 = done).
 int run_role(RoleContext& ctx);
 
+// Signalers (signaler.cpp).  The signaler role: signals its targets until
+// each has ended (or its duration passes), then logs a Note::kSignalsSent.
+int run_signaler(RoleContext& ctx);
+// In every worker before the start barrier: a handler that only counts,
+// installed without SA_RESTART (so blocking calls see EINTR), for each
+// signal a signaler sends this process.  Returns whether there was one.
+bool install_target_handlers(const Plan& plan, std::uint32_t self);
+std::uint64_t target_signals_caught();
+// A completed kNote record stamped now, its value in seq.
+Record note_record(Note n, std::uint64_t value);
+
 // Seeded generator for sizes and perturbation: splitmix64.
 class Rng {
   public:

@@ -54,9 +54,17 @@ struct Workload {
     bool operator==(const Workload&) const = default;
 };
 
-enum class Role { kProducer, kConsumer, kRelay };
+// A signaler uses no channel: it sends signals to other workers while they
+// run, so that every backend's blocking calls meet EINTR.
+enum class Role { kProducer, kConsumer, kRelay, kSignaler };
 const char* role_name(Role r);
 std::optional<Role> parse_role(const std::string& s);  // "producer" -> kProducer
+
+// The signals a signaler may send, by name ("SIGUSR2" or "USR2"): those a
+// worker can catch without disturbing the harness.  nullopt for any other
+// name, with the reason in *why.
+std::optional<int> signaler_signal(const std::string& name, std::string* why);
+const char* signal_name(int sig);  // "SIGUSR2"; "?" for a signal not in that set
 
 // Tolerances for a channel whose contract allows loss, duplication or
 // reordering (udp): measured rates above them are findings.  Fractions of
@@ -128,6 +136,12 @@ struct ProcessSpec {
     std::string output;   // relay
     Workload workload;
     Options options;  // per-process backend options (sysv msgtyp, ...)
+    // Signaler: the processes it signals, as written (process names, names
+    // of a counted process, or role names), empty = every process that is
+    // not a signaler; and the signal it sends.
+    std::vector<OptionValue> targets;
+    int signal = 0;
+    SourceLoc signal_loc;
     SourceLoc loc;
     bool operator==(const ProcessSpec&) const = default;
 };
@@ -196,5 +210,10 @@ void validate_scenario(const Scenario& s);
 // named one with count > 1 gets "<name>0".."<name><count-1>".  Throws
 // ScenarioError at the process whose name is already taken.
 std::vector<std::string> process_names(const Scenario& s);
+
+// The plan indices of the processes signaler p (an element of s.processes)
+// signals, sorted.  Throws ScenarioError at a target that names no process
+// or names a signaler.
+std::vector<std::uint32_t> signaler_targets(const Scenario& s, const ProcessSpec& p);
 
 }  // namespace ipct

@@ -6,10 +6,16 @@
 
 namespace ipct {
 
+namespace {
 thread_local std::uint64_t g_eintr_retries = 0;
+}  // namespace
 
 std::uint64_t eintr_retries() {
     return g_eintr_retries;
+}
+
+void count_eintr_retry() {
+    ++g_eintr_retries;  // errno is left as the failed call set it
 }
 
 HarnessError::HarnessError(const char* file, int line, const std::string& what, int err)

@@ -7,6 +7,7 @@
 // HarnessError, never a crash.
 #include "ipctorture/plan.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <limits>
 
@@ -94,6 +95,9 @@ Plan make_plan(const Scenario& s, std::uint64_t seed, const std::string& run_id,
                 p.out_channel = channel_of(s, spec.output);
             } else if (spec.role == Role::kConsumer) {
                 p.in_channel = channel_of(s, spec.channel);
+            } else if (spec.role == Role::kSignaler) {
+                p.targets = signaler_targets(s, spec);
+                p.signal = spec.signal;
             } else {
                 p.out_channel = channel_of(s, spec.channel);
                 p.origin = origin++;
@@ -141,6 +145,16 @@ ChannelSetup channel_setup(const Plan& plan, std::uint32_t c, std::uint32_t proc
         if (d == Direction::kRead ? p.in_channel == c : p.out_channel == c) ++s.rank;
     }
     return s;
+}
+
+std::vector<int> signals_for(const Plan& plan, std::uint32_t p) {
+    std::vector<int> v;
+    for (const PlannedProcess& q : plan.processes)
+        if (std::find(q.targets.begin(), q.targets.end(), p) != q.targets.end())
+            v.push_back(q.signal);
+    std::sort(v.begin(), v.end());
+    v.erase(std::unique(v.begin(), v.end()), v.end());
+    return v;
 }
 
 std::string event_log_path(const std::string& run_dir, std::uint32_t process) {
@@ -240,7 +254,9 @@ json process_json(const PlannedProcess& p) {
             {"seed", p.seed},
             {"workload", workload_json(p.workload)},
             {"options", options_json(p.options)},
-            {"request", request_json(p.request)}};
+            {"request", request_json(p.request)},
+            {"targets", p.targets},
+            {"signal", p.signal != 0 ? json(signal_name(p.signal)) : json(nullptr)}};
 }
 
 }  // namespace
@@ -432,7 +448,8 @@ PlannedProcess read_process(const In& in, std::size_t channels) {
     p.role = *r;
     p.in_channel = read_channel_ref(in, "in_channel", channels);
     p.out_channel = read_channel_ref(in, "out_channel", channels);
-    const bool reads = p.role != Role::kProducer, writes = p.role != Role::kConsumer;
+    const bool reads = p.role == Role::kConsumer || p.role == Role::kRelay;
+    const bool writes = p.role == Role::kProducer || p.role == Role::kRelay;
     if (reads != (p.in_channel != kNoChannel) || writes != (p.out_channel != kNoChannel))
         in.fail(std::string("channels do not fit the role ") + role);
     p.origin = static_cast<std::uint32_t>(in.uint("origin", kU32));
@@ -444,6 +461,19 @@ PlannedProcess read_process(const In& in, std::size_t channels) {
     p.request.match = static_cast<ReceiveRequest::Match>(req.uint("match", 3));
     p.request.type = static_cast<std::uint32_t>(req.uint("type", kU32));
     p.request.per_reader = req.flag("per_reader");
+    for (const json& t : in.array("targets"))
+        p.targets.push_back(static_cast<std::uint32_t>(in.uint_of(t, "targets", kU32)));
+    const json& sig = in.at("signal");
+    if (!sig.is_null()) {
+        std::optional<int> n =
+            sig.is_string() ? signaler_signal(sig.get<std::string>(), nullptr) : std::nullopt;
+        if (!n) in.fail("'signal' is not a signal a signaler may send: " + sig.dump());
+        p.signal = *n;
+    }
+    const bool signaler = p.role == Role::kSignaler;
+    if (signaler != (p.signal != 0) || signaler == p.targets.empty())
+        in.fail(signaler ? "a signaler needs 'signal' and 'targets'"
+                         : "only a signaler has 'signal' and 'targets'");
     return p;
 }
 
@@ -472,6 +502,11 @@ Plan read_plan(const In& in) {
         if (p.processes.back().index != i)
             in.fail("process " + std::to_string(i) + " has a wrong index");
     }
+    for (const PlannedProcess& q : p.processes)
+        for (std::uint32_t t : q.targets)
+            if (t >= p.processes.size() || p.processes[t].role == Role::kSignaler)
+                in.fail("signaler " + q.name + " targets " + std::to_string(t) +
+                        ", which is not a process that uses channels");
     return p;
 }
 

@@ -199,6 +199,8 @@ int run_role(RoleContext& c) {
             return run_consumer(c);
         case Role::kRelay:
             return run_relay(c);
+        case Role::kSignaler:
+            return run_signaler(c);
     }
     return 3;
 }

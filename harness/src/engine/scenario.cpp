@@ -7,6 +7,7 @@
 // as a whole (topology, sizes against each backend's contract).
 #include "ipctorture/scenario.hpp"
 
+#include <signal.h>
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
@@ -198,6 +199,7 @@ class Loader {
     std::vector<ProcessSpec> processes(const Item& it, const std::vector<ChannelSpec>& ch) const;
     ProcessSpec process(const Node& n, const std::vector<ChannelSpec>& ch) const;
     void endpoints(const Map& m, ProcessSpec& p, const std::vector<ChannelSpec>& ch) const;
+    void signaler(const Map& m, ProcessSpec& p) const;
     std::string channel_ref(const Item& it, const std::vector<ChannelSpec>& ch) const;
     Workload workload(const Map& proc, Role role) const;
     using ReadValue = std::uint32_t (*)(const Item&);
@@ -419,13 +421,14 @@ std::vector<ProcessSpec> Loader::processes(const Item& it,
 
 ProcessSpec Loader::process(const Node& n, const std::vector<ChannelSpec>& ch) const {
     Map m(file_, n, "process",
-          {"role", "name", "count", "channel", "input", "output", "workload", "options"});
+          {"role", "name", "count", "channel", "input", "output", "workload", "options", "targets",
+           "signal"});
     ProcessSpec p;
     p.loc = m.loc();
     const Item& role = m.need("role");
     std::optional<Role> r = parse_role(scalar(role, "a role"));
     if (!r)
-        fail_at(role.loc, "expected one of: producer, consumer, relay for 'role', got '" +
+        fail_at(role.loc, "expected one of: producer, consumer, relay, signaler for 'role', got '" +
                               role.node.Scalar() + "'");
     p.role = *r;
     if (const Item* f = m.find("name")) {
@@ -442,6 +445,10 @@ ProcessSpec Loader::process(const Node& n, const std::vector<ChannelSpec>& ch) c
 }
 
 void Loader::endpoints(const Map& m, ProcessSpec& p, const std::vector<ChannelSpec>& ch) const {
+    if (p.role == Role::kSignaler) return signaler(m, p);
+    for (const char* key : {"targets", "signal"})
+        if (const Item* f = m.find(key))
+            fail_at(f->key_loc, std::string("'") + key + "' is only for a signaler");
     if (p.role == Role::kRelay) {
         if (const Item* f = m.find("channel"))
             fail_at(f->key_loc, "'channel' is not for a relay; a relay has 'input' and 'output'");
@@ -459,6 +466,37 @@ void Loader::endpoints(const Map& m, ProcessSpec& p, const std::vector<ChannelSp
     p.channel = channel_ref(m.need("channel"), ch);
 }
 
+// A signaler uses no channel; its targets are resolved against the whole
+// scenario later (validate_scenario), the signal name here.
+void Loader::signaler(const Map& m, ProcessSpec& p) const {
+    for (const char* key : {"channel", "input", "output"})
+        if (const Item* f = m.find(key))
+            fail_at(f->key_loc, std::string("'") + key +
+                                    "' is not for a signaler; it uses no channel (it has "
+                                    "'targets' and 'signal')");
+    if (const Item* t = m.find("targets")) {
+        if (t->node.IsScalar()) p.targets.push_back({t->node.Scalar(), t->loc});
+        if (!t->node.IsScalar() && (!t->node.IsSequence() || t->node.size() == 0))
+            fail_at(t->loc,
+                    "expected a process or role name, or a non-empty sequence of them, "
+                    "for 'targets', got " +
+                        describe(t->node));
+        for (std::size_t i = 0; t->node.IsSequence() && i < t->node.size(); ++i) {
+            Item e = element(file_, "targets", t->node[i]);
+            p.targets.push_back({scalar(e, "a process or role name"), e.loc});
+        }
+    }
+    p.signal = SIGUSR2;
+    p.signal_loc = m.loc();
+    if (const Item* f = m.find("signal")) {
+        std::string why;
+        std::optional<int> sig = signaler_signal(scalar(*f, "a signal name"), &why);
+        if (!sig) fail_at(f->loc, why);
+        p.signal = *sig;
+        p.signal_loc = f->loc;
+    }
+}
+
 std::string Loader::channel_ref(const Item& it, const std::vector<ChannelSpec>& ch) const {
     const std::string& name = scalar(it, "a channel name");
     for (const ChannelSpec& c : ch)
@@ -474,6 +512,7 @@ Workload Loader::workload(const Map& proc, Role role) const {
     Workload w;
     w.loc = w.size.loc = proc.loc();
     const bool producer = role == Role::kProducer;
+    const bool signaler = role == Role::kSignaler;
     const Item* it = proc.find("workload");
     if (!it && producer)
         fail_at(proc.loc(),
@@ -484,9 +523,10 @@ Workload Loader::workload(const Map& proc, Role role) const {
           {"messages", "duration", "size", "priority", "type", "rate", "start_delay"});
     w.loc = w.size.loc = m.loc();
     for (const char* key : {"messages", "duration", "size", "priority", "type"})
-        if (const Item* f = m.find(key); f && !producer)
+        if (const Item* f = m.find(key); f && !producer && !(signaler && f->name == "duration"))
             fail_at(f->key_loc, std::string("'") + key + "' is not allowed for a " +
-                                    role_name(role) + "; it may set only start_delay and rate");
+                                    role_name(role) + "; it may set only start_delay" +
+                                    (signaler ? ", rate and duration" : " and rate"));
     const Item* messages = m.find("messages");
     const Item* duration = m.find("duration");
     if (producer && !messages == !duration)
@@ -617,12 +657,14 @@ const char* role_name(Role r) {
             return "consumer";
         case Role::kRelay:
             return "relay";
+        case Role::kSignaler:
+            return "signaler";
     }
     return "?";
 }
 
 std::optional<Role> parse_role(const std::string& s) {
-    for (Role r : {Role::kProducer, Role::kConsumer, Role::kRelay})
+    for (Role r : {Role::kProducer, Role::kConsumer, Role::kRelay, Role::kSignaler})
         if (s == role_name(r)) return r;
     return std::nullopt;
 }

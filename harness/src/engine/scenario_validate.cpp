@@ -63,6 +63,8 @@ Edges process_edges(const Scenario& s, const ProcessSpec& p) {
             return {need_channel(s, p, p.channel), std::nullopt};
         case Role::kRelay:
             break;
+        case Role::kSignaler:
+            return {};
     }
     Edges e{need_channel(s, p, p.input), need_channel(s, p, p.output)};
     if (e.in == e.out)
@@ -80,7 +82,10 @@ void check_processes(const Scenario& s) {
         const Workload& w = p.workload;
         if (p.role == Role::kProducer && (w.messages == 0) == (w.duration_s == 0))
             fail_at(w.loc, "a producer needs exactly one of 'messages' and 'duration'");
-        if (p.role != Role::kProducer && (w.messages != 0 || w.duration_s != 0))
+        if (p.role == Role::kSignaler && w.messages != 0)
+            fail_at(w.loc, "a signaler may set only start_delay, rate and duration");
+        if (p.role != Role::kProducer && p.role != Role::kSignaler &&
+            (w.messages != 0 || w.duration_s != 0))
             fail_at(w.loc,
                     std::string("a ") + role_name(p.role) + " may set only start_delay and rate");
     }
@@ -92,8 +97,8 @@ void check_readers_writers(const Scenario& s) {
     std::vector<int> readers(s.channels.size()), writers(s.channels.size());
     for (const ProcessSpec& p : s.processes) {
         Edges e = process_edges(s, p);
-        if (e.in) ++readers[*e.in];
-        if (e.out) ++writers[*e.out];
+        if (e.in) readers[*e.in] += p.count;
+        if (e.out) writers[*e.out] += p.count;
     }
     for (std::size_t i = 0; i < s.channels.size(); ++i) {
         const ChannelSpec& c = s.channels[i];
@@ -109,6 +114,8 @@ void check_readers_writers(const Scenario& s) {
                                "' is written but nothing reads it; expected "
                                "a consumer with channel: " +
                                c.name + " or a relay with input: " + c.name);
+        find_backend(c.backend)->validate_topology(c, static_cast<std::uint32_t>(readers[i]),
+                                                   static_cast<std::uint32_t>(writers[i]));
     }
 }
 
@@ -255,6 +262,29 @@ void check_endpoint_options(const Scenario& s) {
     }
 }
 
+// A signaler's signal must not be one its targets' channels use: the
+// handler that counts it would take the channel's messages.
+void check_signalers(const Scenario& s, const std::vector<std::string>& names) {
+    std::vector<const ProcessSpec*> spec_of;
+    for (const ProcessSpec& p : s.processes)
+        for (int k = 0; k < p.count; ++k) spec_of.push_back(&p);
+    for (const ProcessSpec& p : s.processes) {
+        if (p.role != Role::kSignaler) continue;
+        for (std::uint32_t t : signaler_targets(s, p)) {
+            const ProcessSpec& target = *spec_of[t];
+            for (const std::string& chan : {target.channel, target.input, target.output}) {
+                if (chan.empty()) continue;
+                const ChannelSpec& c = s.channels[*channel_index(s, chan)];
+                const std::vector<int> used = find_backend(c.backend)->signals_used(c.options);
+                if (std::find(used.begin(), used.end(), p.signal) == used.end()) continue;
+                fail_at(p.signal_loc, std::string("signal ") + signal_name(p.signal) +
+                                          " is used by channel '" + c.name + "' of target '" +
+                                          names[t] + "'; expected another signal");
+            }
+        }
+    }
+}
+
 }  // namespace
 
 // One machine runs every process of a scenario: more than this is a typo,
@@ -276,13 +306,13 @@ void validate_scenario(const Scenario& s) {
     check_relay_cycles(s);
     check_sizes(s);
     check_endpoint_options(s);
-    process_names(s);
+    check_signalers(s, process_names(s));
 }
 
 std::vector<std::string> process_names(const Scenario& s) {
     std::vector<std::string> names;
     std::set<std::string> taken;
-    int next[3] = {0, 0, 0};  // per Role, for unnamed processes
+    int next[4] = {0, 0, 0, 0};  // per Role, for unnamed processes
     for (const ProcessSpec& p : s.processes) {
         for (int k = 0; k < p.count; ++k) {
             std::string n;
@@ -297,6 +327,63 @@ std::vector<std::string> process_names(const Scenario& s) {
         }
     }
     return names;
+}
+
+}  // namespace ipct
+
+namespace ipct {
+
+namespace {
+
+// Indices of the processes a target word names: a role (every process of
+// it), an expanded process name, or the name of a counted process (all of
+// its instances).
+std::vector<std::uint32_t> resolve_target(const Scenario& s, const std::vector<std::string>& names,
+                                          const OptionValue& t) {
+    std::vector<std::uint32_t> out;
+    std::uint32_t i = 0;
+    const std::optional<Role> role = parse_role(t.text);
+    for (const ProcessSpec& p : s.processes) {
+        for (int k = 0; k < p.count; ++k, ++i) {
+            if (role ? p.role == *role : (names[i] == t.text || p.name == t.text)) {
+                if (p.role == Role::kSignaler)
+                    fail_at(t.loc, "target '" + t.text +
+                                       "' is a signaler; expected processes that use channels");
+                out.push_back(i);
+            }
+        }
+    }
+    if (!out.empty()) return out;
+    if (role)
+        fail_at(t.loc, "target '" + t.text + "' names no process: the scenario has no " + t.text);
+    std::string list;
+    for (std::size_t n = 0; n < names.size(); ++n) list += (list.empty() ? "" : ", ") + names[n];
+    fail_at(t.loc, "unknown target '" + t.text +
+                       "'; expected a role (producer, consumer, relay) or a process name (" + list +
+                       ")");
+}
+
+}  // namespace
+
+std::vector<std::uint32_t> signaler_targets(const Scenario& s, const ProcessSpec& p) {
+    const std::vector<std::string> names = process_names(s);
+    std::vector<std::uint32_t> out;
+    if (p.targets.empty()) {
+        std::uint32_t i = 0;
+        for (const ProcessSpec& q : s.processes)
+            for (int k = 0; k < q.count; ++k, ++i)
+                if (q.role != Role::kSignaler) out.push_back(i);
+        if (out.empty())
+            fail_at(p.loc, "a signaler needs a process to signal; the scenario has none");
+        return out;
+    }
+    for (const OptionValue& t : p.targets) {
+        std::vector<std::uint32_t> some = resolve_target(s, names, t);
+        out.insert(out.end(), some.begin(), some.end());
+    }
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
 }
 
 }  // namespace ipct

@@ -61,7 +61,7 @@ void barrier(int ready_fd, int go_fd) {
 // to send.
 std::uint64_t expected_records(const Plan& plan, const PlannedProcess& p) {
     std::uint64_t n = p.workload.messages;
-    if (p.role != Role::kProducer)
+    if (p.role == Role::kConsumer || p.role == Role::kRelay)
         for (const auto& q : plan.processes)
             if (q.role == Role::kProducer) n += q.workload.messages;
     return std::min<std::uint64_t>(n * 2 + 1024, std::uint64_t{1} << 22);
@@ -86,11 +86,15 @@ int worker_main(const WorkerArgs& a) {
             in = open_endpoint(plan, self.index, self.in_channel, Direction::kRead, log);
         if (self.out_channel != kNoChannel)
             out = open_endpoint(plan, self.index, self.out_channel, Direction::kWrite, log);
+        const bool targeted = install_target_handlers(plan, self.index);
         barrier(a.ready_fd, a.go_fd);
         log.mark(Op::kStart, 0);
         Payload payload(plan.seed);
         RoleContext ctx{&plan, &self, &log, &payload, in.get(), out.get()};
         const int rc = run_role(ctx);
+        if (targeted) log.append(note_record(Note::kSignalsCaught, target_signals_caught()));
+        if (targeted || eintr_retries() > 0)
+            log.append(note_record(Note::kEintrRetries, eintr_retries()));
         log.mark(Op::kExit, 0, static_cast<std::uint32_t>(rc));
         return rc;
     } catch (const std::exception& e) {
