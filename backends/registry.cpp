@@ -10,6 +10,7 @@ namespace ipct {
 
 Backend* pipe_backend();
 Backend* fifo_backend();
+Backend* shm_backend();
 
 namespace {
 struct Entry {
@@ -19,6 +20,7 @@ struct Entry {
 constexpr Entry kBackends[] = {
     {"pipe", pipe_backend},
     {"fifo", fifo_backend},
+    {"shm", shm_backend},
 };
 }  // namespace
 

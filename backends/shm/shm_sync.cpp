@@ -1,0 +1,141 @@
+#include "shm/shm_sync.hpp"
+
+#include <sched.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+
+#include "ipctorture/message.hpp"
+
+namespace ipct::shm {
+
+namespace {
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    asm volatile("yield");
+#endif
+}
+
+void spin(unsigned n) {
+    for (unsigned i = 0; i < n; ++i) cpu_relax();
+}
+
+void sleep_ns(long ns) {
+    timespec ts{0, ns};
+    while (::nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+}  // namespace
+
+void Backoff::pause() {
+    constexpr unsigned kSpins = 4, kYields = 12;
+    if (n_ < kSpins) {
+        spin(64u << n_);
+    } else if (n_ < kYields) {
+        ::sched_yield();
+    } else {
+        const unsigned k = std::min(n_ - kYields, 6u);
+        sleep_ns(std::min(20'000L << k, 1'000'000L));
+    }
+    if (n_ < 64) ++n_;
+}
+
+void Perturb::operator()() {
+    const std::uint64_t r = mix64(s_++);
+    switch (r & 7) {
+        case 0:
+            ::sched_yield();
+            break;
+        case 1:
+        case 2:
+            spin(static_cast<unsigned>((r >> 8) & 511));
+            break;
+        default:
+            break;
+    }
+}
+
+timespec deadline_in(long ms) {
+    timespec ts;
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (ms % 1000) * 1'000'000L;
+    if (ts.tv_nsec >= 1'000'000'000L) {
+        ts.tv_nsec -= 1'000'000'000L;
+        ++ts.tv_sec;
+    }
+    return ts;
+}
+
+int lock_robust(Header* h) {
+    int r = pthread_mutex_lock(&h->mutex);
+    if (r == EOWNERDEAD) {
+        // The owner died inside a critical section.  Each critical section
+        // here publishes its change with its last store (head, tail, value),
+        // and the snapshot record is marked incomplete while it is written,
+        // so what a dead owner left half done is invisible: no repair.
+        h->owner_deaths.fetch_add(1, std::memory_order_relaxed);
+        r = pthread_mutex_consistent(&h->mutex);
+    }
+    return r;
+}
+
+int MutexGuard::wait(pthread_cond_t* cv, long ms) {
+    const timespec ts = deadline_in(ms);
+    int r = pthread_cond_timedwait(cv, &h_->mutex, &ts);
+    if (r == EOWNERDEAD) {
+        h_->owner_deaths.fetch_add(1, std::memory_order_relaxed);
+        r = pthread_mutex_consistent(&h_->mutex);
+    }
+    if (r == ETIMEDOUT) r = 0;
+    if (r != 0) err_ = r;  // the mutex is not held any more
+    return r;
+}
+
+SemGuard::SemGuard(sem_t* s) : s_(s) {
+    retry_eintr([&] { return sem_wait(s_); });
+}
+
+int sem_wait_for(sem_t* s, long ms) {
+    const timespec ts = deadline_in(ms);
+    if (sem_clockwait(s, CLOCK_MONOTONIC, &ts) == 0) return 0;
+    return errno;
+}
+
+void atomic_copy_in(std::byte* words, std::span<const std::byte> src) {
+    auto* w = reinterpret_cast<std::uint64_t*>(words);
+    const std::size_t full = src.size() / 8;
+    for (std::size_t i = 0; i < full; ++i) {
+        std::uint64_t v;
+        std::memcpy(&v, src.data() + 8 * i, 8);
+        std::atomic_ref<std::uint64_t>(w[i]).store(v, std::memory_order_relaxed);
+    }
+    if (const std::size_t rest = src.size() % 8) {
+        std::uint64_t v = 0;
+        std::memcpy(&v, src.data() + 8 * full, rest);
+        std::atomic_ref<std::uint64_t>(w[full]).store(v, std::memory_order_relaxed);
+    }
+}
+
+void atomic_copy_out(std::span<std::byte> dst, const std::byte* words) {
+    auto* w = reinterpret_cast<std::uint64_t*>(const_cast<std::byte*>(words));
+    const std::size_t full = dst.size() / 8;
+    for (std::size_t i = 0; i < full; ++i) {
+        const std::uint64_t v =
+            std::atomic_ref<std::uint64_t>(w[i]).load(std::memory_order_relaxed);
+        std::memcpy(dst.data() + 8 * i, &v, 8);
+    }
+    if (const std::size_t rest = dst.size() % 8) {
+        const std::uint64_t v =
+            std::atomic_ref<std::uint64_t>(w[full]).load(std::memory_order_relaxed);
+        std::memcpy(dst.data() + 8 * full, &v, rest);
+    }
+}
+
+}  // namespace ipct::shm
