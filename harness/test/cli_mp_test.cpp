@@ -134,6 +134,9 @@ TEST(Cli, ZooFailsWithCorruptedMessagesInJson) {
     EXPECT_EQ(j["ipctorture_report"], 1);
     ASSERT_GE(j["scenarios"].size(), 3u);
     for (auto& s : j["scenarios"]) {
+        // The shm racy twins fail by other rules (lost, duplicated, counter):
+        // backends/test/shm_faults_mp_test.cpp runs them.
+        if (s["name"].get<std::string>().starts_with("shm-")) continue;
         EXPECT_EQ(s["verdict"], "FAIL") << s["name"];
         EXPECT_EQ(s["counts"]["lost"], 0) << "interleaving is corruption, not loss: " << s["name"];
         bool corrupted = false;
