@@ -139,13 +139,6 @@ void init_sync(Header* h, const Config& c) {
     if (int e = pthread_mutex_init(&h->mutex, &ma))
         IPCT_FAIL("pthread_mutex_init: " + errno_name(e));
     pthread_mutexattr_destroy(&ma);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setpshared(&ca, PTHREAD_PROCESS_SHARED);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    for (pthread_cond_t* cv : {&h->not_empty, &h->not_full})
-        if (int e = pthread_cond_init(cv, &ca)) IPCT_FAIL("pthread_cond_init: " + errno_name(e));
-    pthread_condattr_destroy(&ca);
     const unsigned free_slots = c.layout == Layout::kRing ? c.slots : 0;
     if (sem_init(&h->lock, 1, 1) != 0 || sem_init(&h->free_slots, 1, free_slots) != 0 ||
         sem_init(&h->used_slots, 1, 0) != 0)
@@ -271,9 +264,12 @@ void ShmEndpoint::close() {
     closed_ = true;
     if (dir_ != Direction::kWrite) return;
     ctl_.writer_gone(rank_);
-    // Readers waiting on the condition variable would notice within their
-    // timed wait anyway; this only makes the end prompt.
-    if (cfg_.sync == Sync::kMutex) pthread_cond_broadcast(&h_->not_empty);
+    // Readers waiting for a message would notice within their bounded wait
+    // anyway; this only makes the end prompt.
+    if (cfg_.sync == Sync::kMutex) {
+        MutexGuard g(h_);
+        if (g.err() == 0) notify(&h_->not_empty, true);
+    }
 }
 
 }  // namespace shm
@@ -290,7 +286,9 @@ std::string sync_promise(const Config& c) {
             return "sync none: no synchronisation at all (racy on purpose)";
         case Sync::kMutex:
             return "sync mutex: a robust process-shared mutex (a holder that dies is recovered "
-                   "with pthread_mutex_consistent) and process-shared condition variables";
+                   "with pthread_mutex_consistent); waits sleep on futex words, which a waiter "
+                   "that "
+                   "dies leaves usable (glibc's process-shared condition variables do not)";
         case Sync::kSemaphore:
             return "sync semaphore: POSIX semaphores (sem_init pshared), one as a lock; a process "
                    "killed while holding it leaves it taken";
@@ -369,8 +367,10 @@ std::string explain_text() {
          "            changed; none lets readers copy half-written records (torn reads)\n"
          "syncs:\n"
          "  none       no synchronisation (racy on purpose, with seeded schedule noise)\n"
-         "  mutex      robust process-shared pthread mutex and condition variables; a holder\n"
-         "             that dies is recovered (EOWNERDEAD, pthread_mutex_consistent)\n"
+         "  mutex      robust process-shared pthread mutex; a holder that dies is recovered\n"
+         "             (EOWNERDEAD, pthread_mutex_consistent); waits sleep on futex words\n"
+         "             (a waiter that dies leaves them usable, unlike pthread_cond_t in\n"
+         "             glibc before 2.41)\n"
          "  semaphore  POSIX semaphores (pshared): counts of free and used slots, one as a\n"
          "             lock; not robust: a holder that dies leaves the lock taken\n"
          "  atomic     ring: lock-free MPMC queue with per-slot sequence numbers; counter:\n"

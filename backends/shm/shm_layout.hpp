@@ -1,10 +1,10 @@
 // The shm backend's shared object: one POSIX shared-memory object per
 // channel (shm_open, named after the run and the channel), laid out as a
 // Header followed by the slots.  Everything in it is shared by processes:
-// the mutex and condition variables are PTHREAD_PROCESS_SHARED (the mutex
-// also robust), the semaphores sem_init(pshared = 1), the indices lock-free
-// std::atomic words (atomics are address-free when lock-free, so they work
-// across mappings at different addresses).
+// the mutex is PTHREAD_PROCESS_SHARED and robust, the semaphores
+// sem_init(pshared = 1), the indices and events lock-free std::atomic words
+// (atomics are address-free when lock-free, so they work across mappings at
+// different addresses).
 //
 // The header is separate from the endpoints so that a test can map a
 // channel and act as a misbehaving process (hold the mutex and die).
@@ -52,6 +52,20 @@ struct alignas(64) SlotHead {
     std::atomic<std::uint32_t> size;
 };
 
+// A condition to wait for under the header's mutex: a word that notifiers
+// bump and waiters sleep on with futex(2) (shared, not private: the key is
+// the object's page, the same in every process).  Not a pthread_cond_t:
+// with glibc's process-shared condition variables (before 2.41) a waiter
+// killed inside pthread_cond_timedwait keeps a group reference that a later
+// pthread_cond_signal waits for forever, so killing one blocked consumer
+// would hang the channel.  The kernel simply drops a dead futex waiter.
+struct Event {
+    std::atomic<std::uint32_t> seq;
+    // Waiters now, to skip the wake syscall when there are none; one that
+    // died while waiting stays counted, which costs only a useless wake.
+    std::atomic<std::uint32_t> waiters;
+};
+
 struct alignas(64) Header {
     std::uint64_t magic;
     Layout layout;
@@ -60,12 +74,11 @@ struct alignas(64) Header {
     std::uint32_t slot_size;
     std::uint64_t bytes;   // of the whole object
     std::uint64_t stride;  // bytes from one slot to the next
-    // sync mutex: robust, process-shared; the condition variables use
-    // CLOCK_MONOTONIC so that waits can be bounded (readers re-check the
-    // control file; a condvar signal can be lost to a waiter that died).
+    // sync mutex: robust, process-shared.  Waits on the events are bounded
+    // so that readers re-check the control file.
     pthread_mutex_t mutex;
-    pthread_cond_t not_empty;
-    pthread_cond_t not_full;
+    Event not_empty;
+    Event not_full;
     // sync semaphore: `lock` is a binary semaphore guarding the indices and
     // the record; free_slots / used_slots count the ring's slots.
     sem_t lock;

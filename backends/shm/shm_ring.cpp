@@ -97,7 +97,7 @@ class RingEndpoint final : public ShmEndpoint {
         put(map_.slot(head), msg);
         perturb_();
         h_->head.store(head + 1, std::memory_order_relaxed);
-        pthread_cond_signal(&h_->not_empty);
+        notify(&h_->not_empty);
         return done(msg.size());
     }
 
@@ -116,7 +116,7 @@ class RingEndpoint final : public ShmEndpoint {
         const IoResult r = take(map_.slot(tail), buf);
         perturb_();
         h_->tail.store(tail + 1, std::memory_order_relaxed);
-        pthread_cond_signal(&h_->not_full);
+        notify(&h_->not_full);
         return r;
     }
 

@@ -1,10 +1,14 @@
 #include "shm/shm_sync.hpp"
 
+#include <linux/futex.h>
 #include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 
 #include "ipctorture/message.hpp"
@@ -86,16 +90,31 @@ int lock_robust(Header* h) {
     return r;
 }
 
-int MutexGuard::wait(pthread_cond_t* cv, long ms) {
-    const timespec ts = deadline_in(ms);
-    int r = pthread_cond_timedwait(cv, &h_->mutex, &ts);
-    if (r == EOWNERDEAD) {
-        h_->owner_deaths.fetch_add(1, std::memory_order_relaxed);
-        r = pthread_mutex_consistent(&h_->mutex);
-    }
-    if (r == ETIMEDOUT) r = 0;
-    if (r != 0) err_ = r;  // the mutex is not held any more
-    return r;
+namespace {
+long futex(std::atomic<std::uint32_t>* word, int op, std::uint32_t val, const timespec* timeout) {
+    static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t));
+    return ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), op, val, timeout, nullptr,
+                     0);
+}
+}  // namespace
+
+int MutexGuard::wait(Event* e, long ms) {
+    const std::uint32_t seen = e->seq.load(std::memory_order_relaxed);
+    e->waiters.fetch_add(1, std::memory_order_relaxed);
+    pthread_mutex_unlock(&h_->mutex);
+    // Returns at a wake, at the timeout, at a signal, or at once (EAGAIN)
+    // if the word changed since we read it: all mean "look again".
+    const timespec rel{ms / 1000, (ms % 1000) * 1'000'000L};
+    futex(&e->seq, FUTEX_WAIT, seen, &rel);
+    e->waiters.fetch_sub(1, std::memory_order_relaxed);
+    err_ = lock_robust(h_);
+    return err_;
+}
+
+void notify(Event* e, bool all) {
+    e->seq.fetch_add(1, std::memory_order_release);
+    if (e->waiters.load(std::memory_order_relaxed) > 0)
+        futex(&e->seq, FUTEX_WAKE, all ? INT_MAX : 1, nullptr);
 }
 
 SemGuard::SemGuard(sem_t* s) : s_(s) {

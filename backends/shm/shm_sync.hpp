@@ -54,14 +54,20 @@ class MutexGuard {
     MutexGuard(const MutexGuard&) = delete;
     MutexGuard& operator=(const MutexGuard&) = delete;
     int err() const { return err_; }
-    // Waits on cv for at most ms; returns 0 (woken or timed out) or an errno.
-    // An owner that died while we waited is recovered as in lock_robust().
-    int wait(pthread_cond_t* cv, long ms);
+    // Releases the mutex, waits for a notify of e (at most ms), and takes
+    // the mutex again.  Returns 0 (notified or timed out; the caller
+    // re-checks its condition) or an errno, and then the mutex is not held.
+    int wait(Event* e, long ms);
 
   private:
     Header* h_;
     int err_;
 };
+
+// Wakes one waiter of e (all with `all`).  Call after the change, with the
+// mutex held: a waiter read e's word under the mutex before it slept, so it
+// either sees the change or is woken.
+void notify(Event* e, bool all = false);
 
 // Holds a semaphore used as a lock for a scope.  Not robust: a holder that
 // dies leaves it taken for good, which is why the contract notes say so.

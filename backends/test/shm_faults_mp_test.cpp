@@ -73,6 +73,46 @@ TEST_P(MutexLayout, AHolderKilledWhileLockedDoesNotHangTheOthers) {
 
 INSTANTIATE_TEST_SUITE_P(Shm, MutexLayout, ::testing::ValuesIn(kLayouts));
 
+// Processes killed while blocked in a wait (readers on an empty ring, a
+// writer on a full one) must not hang the others.  With glibc's
+// process-shared condition variables (before 2.41) they would: a waiter
+// killed inside pthread_cond_timedwait keeps a group reference that a later
+// pthread_cond_signal waits for forever.  Nothing here depends on timing:
+// the victims cannot have done more than wait.
+class RingWaiters : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(RingWaiters, KilledWhileBlockedDoNotHangTheOthers) {
+    constexpr std::uint64_t kMessages = 2000;
+    constexpr std::uint32_t kSlots = 2;
+    Channel ch(options({{"sync", GetParam()}, {"slots", "2"}}), 2, 3);
+    const std::size_t max = ch.contract().max_message;
+    for (int i = 0; i < 2; ++i) ch.spawn(Direction::kRead, receiver(max));          // 0, 1: victims
+    ch.spawn(Direction::kRead, gated(receiver(max)));                               // 2
+    ch.spawn(Direction::kWrite, gated(sender(0, std::uint64_t{1} << 40, 64, 64)));  // 3: victim
+    ch.spawn(Direction::kWrite, gated(sender(1, kMessages, kHeaderSize, max)));     // 4
+    ASSERT_TRUE(ch.start());
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // readers 0 and 1 wait
+    ch.kill(0);
+    ch.kill(1);
+    ch.release(3);  // fills the ring, then waits: nobody reads yet
+    const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+    while (ch.report(3).sent < kSlots && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    ASSERT_EQ(ch.report(3).sent, kSlots);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ch.kill(3);
+    ch.release(2);
+    ch.release(4);
+    ASSERT_TRUE(ch.wait()) << "hung after waiters were killed";
+    for (std::size_t i : {2, 4})
+        EXPECT_TRUE(ch.exited_clean(i)) << "worker " << i << ": " << ch.report(i).error;
+    const Report& r = ch.report(2);
+    EXPECT_EQ(r.count, kMessages + kSlots) << "the victim's messages in the ring, and all of 4's";
+    EXPECT_EQ(r.out_of_order + r.corrupt, 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Shm, RingWaiters, ::testing::Values("mutex", "semaphore", "atomic"));
+
 // A writer killed in the middle of a run: the orchestrator's process_gone
 // marks it gone and the readers end.  Not for sync semaphore: a writer
 // killed while it holds the lock semaphore leaves it taken for good (the

@@ -39,6 +39,7 @@ constexpr std::size_t kMaxIds = 1 << 15;
 // One worker's report, in shared memory.
 struct Report {
     std::atomic<std::uint32_t> done;  // 1 once the body returned
+    std::atomic<std::uint32_t> go;    // set by the test: a gated() body may start
     char error[240];
     std::uint64_t sent;
     std::uint64_t eofs;
@@ -158,6 +159,8 @@ class Channel {
     }
 
     const Report& report(std::size_t i) const { return *children_[i].rep; }
+    // Lets worker i's gated() body start.
+    void release(std::size_t i) { children_[i].rep->go.store(1); }
     std::size_t size() const { return children_.size(); }
     Direction dir(std::size_t i) const { return children_[i].dir; }
     bool exited_clean(std::size_t i) const {
@@ -226,17 +229,33 @@ inline std::size_t size_for(std::uint32_t origin, std::uint64_t seq, std::size_t
     return lo + mix64((std::uint64_t{origin} << 40) ^ seq) % (hi - lo + 1);
 }
 
-inline Body sender(std::uint32_t origin, std::uint64_t count, std::size_t lo, std::size_t hi) {
+// Sends count messages of origin `origin`, sized in [lo, hi]; `gap` apart
+// if not zero (gaps let snapshot readers in between writes).
+inline Body sender(std::uint32_t origin, std::uint64_t count, std::size_t lo, std::size_t hi,
+                   std::chrono::microseconds gap = {}) {
     return [=](Endpoint& ep, Report& rep) {
         const Payload payload(kSeed);
         std::vector<std::byte> buf(hi);
         for (std::uint64_t seq = 0; seq < count; ++seq) {
+            if (gap.count() > 0) std::this_thread::sleep_for(gap);
             auto msg = std::span(buf).first(size_for(origin, seq, lo, hi));
             payload.fill(msg, origin, seq, 0);
             const IoResult r = ep.send(msg);
             if (!r.ok()) return rep.fail("send: " + errno_name(r.err));
             ++rep.sent;
         }
+    };
+}
+
+// Runs body once the test releases the worker (bounded).
+inline Body gated(Body body) {
+    return [body](Endpoint& ep, Report& rep) {
+        const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+        while (rep.go.load() == 0) {
+            if (std::chrono::steady_clock::now() > deadline) return rep.fail("never released");
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+        body(ep, rep);
     };
 }
 
