@@ -170,7 +170,7 @@ INSTANTIATE_TEST_SUITE_P(Shm, EveryVariant,
 TEST(ShmCleanup, WorksFromTheSetupAloneAndBeforeCreate) {
     Backend* b = find_backend("shm");
     ipct::test::TempDir dir;
-    ChannelSetup s{dir.path, "shmtest-alone-" + std::to_string(::getpid()), "ch", 0, {}, kSeed};
+    ChannelSetup s = make_setup(dir.path, "shmtest-alone-" + std::to_string(::getpid()));
     s.writers = 1;
     s.readers = 1;
     EXPECT_NO_THROW(b->cleanup(s, nullptr)) << "nothing created yet (ipctorture clean)";

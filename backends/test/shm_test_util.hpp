@@ -16,6 +16,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <functional>
@@ -72,18 +73,27 @@ inline std::vector<std::string> dev_shm_entries(const std::string& needle) {
     return v;
 }
 
+inline ChannelSetup make_setup(const std::string& run_dir, const std::string& run_id) {
+    ChannelSetup s;
+    s.run_dir = run_dir;
+    s.run_id = run_id;
+    s.name = "ch";
+    s.seed = kSeed;
+    return s;
+}
+
 // One channel and the workers on it.
 class Channel {
   public:
     Channel(const Options& o, std::uint32_t writers, std::uint32_t readers) {
         static int serial = 0;
         backend_ = find_backend("shm");
-        char tmpl[] = "/tmp/ipct-shmtest-XXXXXX";
-        if (!::mkdtemp(tmpl)) IPCT_FAIL_ERRNO("mkdtemp");
-        setup_ = ChannelSetup{
-            tmpl, "shmtest-" + std::to_string(::getpid()) + "-" + std::to_string(serial++),
-            "ch", 0,
-            o,    kSeed};
+        const char* tmp = std::getenv("TMPDIR");
+        std::string dir = std::string(tmp && *tmp ? tmp : "/tmp") + "/ipct-shmtest-XXXXXX";
+        if (!::mkdtemp(dir.data())) IPCT_FAIL_ERRNO("mkdtemp " + dir);
+        setup_ = make_setup(
+            dir, "shmtest-" + std::to_string(::getpid()) + "-" + std::to_string(serial++));
+        setup_.options = o;
         setup_.writers = writers;
         setup_.readers = readers;
         contract_ = backend_->contract(o);
