@@ -77,8 +77,21 @@ timespec deadline_in(long ms) {
     return ts;
 }
 
+// Why the lock is taken with a timeout, again and again, rather than with
+// pthread_mutex_lock: unlocking a contended mutex clears its word and wakes
+// ONE waiter, which then owes the others the "waiters" bit.  If that waiter
+// is killed before it takes the lock, and someone else takes and releases
+// the lock in between (no bit, so no wake), the remaining waiters sleep on
+// a free mutex forever.  (The kernel covers only the case where the word
+// is still free when the dead waiter's robust list is processed.)  A timed
+// wait just looks again.
 int lock_robust(Header* h) {
-    int r = pthread_mutex_lock(&h->mutex);
+    constexpr long kLookAgainMs = 20;
+    int r = pthread_mutex_trylock(&h->mutex);
+    while (r == EBUSY || r == ETIMEDOUT) {
+        const timespec ts = deadline_in(kLookAgainMs);
+        r = pthread_mutex_clocklock(&h->mutex, CLOCK_MONOTONIC, &ts);
+    }
     if (r == EOWNERDEAD) {
         // The owner died inside a critical section.  Each critical section
         // here publishes its change with its last store (head, tail, value),
@@ -117,8 +130,14 @@ void notify(Event* e, bool all) {
         futex(&e->seq, FUTEX_WAKE, all ? INT_MAX : 1, nullptr);
 }
 
+// Timed for the same reason as lock_robust(): sem_post wakes one sleeper,
+// and if that one dies before it takes the count, the others sleep on.
 SemGuard::SemGuard(sem_t* s) : s_(s) {
-    retry_eintr([&] { return sem_wait(s_); });
+    for (;;) {
+        const int e = sem_wait_for(s_, 20);
+        if (e == 0) return;
+        if (e != ETIMEDOUT && e != EINTR) IPCT_FAIL("sem_clockwait: " + errno_name(e));
+    }
 }
 
 int sem_wait_for(sem_t* s, long ms) {
