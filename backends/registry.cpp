@@ -18,6 +18,7 @@ Backend* unix_seqpacket_backend();
 Backend* tcp_backend();
 Backend* udp_backend();
 Backend* signal_backend();
+Backend* shm_backend();
 
 namespace {
 struct Entry {
@@ -35,6 +36,7 @@ constexpr Entry kBackends[] = {
     {"tcp", tcp_backend},
     {"udp", udp_backend},
     {"signal", signal_backend},
+    {"shm", shm_backend},
 };
 }  // namespace
 

@@ -139,6 +139,12 @@ const std::map<std::string, ZooCase> kZoo = {
     {"pipe-fan-out-split-reads", {{"corrupted"}, {"lost", "duplicated"}}},
     // UDP may lose; the scenario's bound makes its loss a finding.
     {"udp-loss-over-bound", {{"lost"}, {"corrupted", "duplicated"}}},
+    // Shared memory with no synchronisation: several producers and consumers
+    // race on the ring's indices; increments race; a reader copies the
+    // record while a writer rewrites it.
+    {"shm-ring-none", {{"duplicated"}, {}}},
+    {"shm-counter-none", {{"lost_update"}, {"corrupted"}}},
+    {"shm-snapshot-none", {{"corrupted"}, {"lost", "duplicated"}}},
 };
 
 TEST(Cli, EveryZooScenarioIsCaughtAsWhatItIs) {
