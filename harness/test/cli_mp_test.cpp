@@ -1,11 +1,15 @@
 // End-to-end: the real binary on real scenarios, asserting on verdicts, exit
 // statuses, reports and on what is left behind.  Every wait is bounded; none
 // is a pass condition.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <mqueue.h>
 #include <sys/stat.h>
 
+#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -87,12 +91,12 @@ struct LongRun {
     std::string json;
     pid_t harness = -1;
     std::vector<int> pids;
-    LongRun() {
-        const std::string f = write_file(scratch.path, "long.yaml", kLongScenario);
+    explicit LongRun(const char* scenario = kLongScenario, std::size_t workers = 2) {
+        const std::string f = write_file(scratch.path, "long.yaml", scenario);
         json = scratch.path + "/r.json";
         harness = spawn_binary({"run", f, "--json", json}, root.path, scratch.path + "/o",
                                scratch.path + "/e");
-        pids = wait_for_workers(root.path, 2);
+        pids = wait_for_workers(root.path, workers);
     }
     ~LongRun() {
         if (harness > 0 && ::kill(harness, 0) == 0) {
@@ -245,6 +249,91 @@ TEST(Cli, SigkillOfHarnessLeavesNoWorkerAndCleanRemovesEverything) {
     auto c = run.clean();
     EXPECT_EQ(c.status, 0) << c.err;
     EXPECT_NE(c.out.find("removed"), std::string::npos);
+    EXPECT_TRUE(run.root.entries().empty());
+}
+
+// One long-running pair per kind of kernel object a run creates.
+const char* kEveryObjectScenario = R"(name: every-object
+seed: 9
+timeout: 120s
+channels:
+  q: {backend: posix_mq}
+  s: {backend: sysv_msg}
+  m: {backend: shm}
+  u: {backend: unix_stream}
+  f: {backend: fifo}
+processes:
+  - {role: producer, channel: q, workload: {duration: 60s, rate: 500, size: 64}}
+  - {role: consumer, channel: q}
+  - {role: producer, channel: s, workload: {duration: 60s, rate: 500, size: 64}}
+  - {role: consumer, channel: s}
+  - {role: producer, channel: m, workload: {duration: 60s, rate: 500, size: 64}}
+  - {role: consumer, channel: m}
+  - {role: producer, channel: u, workload: {duration: 60s, rate: 500, size: 64}}
+  - {role: consumer, channel: u}
+  - {role: producer, channel: f, workload: {duration: 60s, rate: 500, size: 64}}
+  - {role: consumer, channel: f}
+)";
+
+std::vector<std::string> named_after(const std::string& dir, const std::string& run_id) {
+    std::vector<std::string> out;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir, ec))
+        if (e.path().filename().string().starts_with("ipct-" + run_id)) out.push_back(e.path());
+    return out;
+}
+
+// By name, not through /dev/mqueue, which need not be mounted.
+bool posix_queue_exists(const std::string& name) {
+    const mqd_t q = ::mq_open(name.c_str(), O_RDONLY);
+    if (q == mqd_t(-1)) return false;
+    ::mq_close(q);
+    return true;
+}
+
+bool sysv_queue_exists(int id) {
+    std::ifstream in("/proc/sysvipc/msg");
+    std::string line;
+    std::getline(in, line);  // header
+    while (std::getline(in, line)) {
+        std::istringstream f(line);
+        long key = 0, msqid = -1;
+        f >> key >> msqid;
+        if (msqid == id) return true;
+    }
+    return false;
+}
+
+// Every kind of object (POSIX queue, System V queue, shm object, socket
+// file, FIFO) outlives a SIGKILLed harness, and `clean` removes them all.
+TEST(Cli, CleanRemovesEveryKindOfObjectAKilledRunLeft) {
+    LongRun run(kEveryObjectScenario, 10);
+    ASSERT_EQ(run.pids.size(), 10u) << run.err();
+    std::vector<fs::path> dirs;
+    for (const auto& e : fs::directory_iterator(run.root.path)) dirs.push_back(e.path());
+    ASSERT_EQ(dirs.size(), 1u);
+    const std::string run_id = dirs[0].filename();
+    int msqid = -1;
+    std::ifstream(dirs[0] / "s.msqid") >> msqid;
+    ::kill(run.harness, SIGKILL);
+    wait_bounded(run.harness, seconds(30));
+    for (int i = 0; i < 1000; ++i) {
+        bool any = false;
+        for (int p : run.pids) any = any || process_alive(p);
+        if (!any) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    for (int p : run.pids) EXPECT_FALSE(process_alive(p)) << p;
+    EXPECT_TRUE(posix_queue_exists("/ipct-" + run_id + "-q"));
+    EXPECT_EQ(named_after("/dev/shm", run_id).size(), 1u);
+    EXPECT_GE(msqid, 0);
+    EXPECT_TRUE(sysv_queue_exists(msqid));
+    EXPECT_TRUE(fs::exists(dirs[0] / "u.sock"));
+    auto c = run.clean();
+    EXPECT_EQ(c.status, 0) << c.err;
+    EXPECT_FALSE(posix_queue_exists("/ipct-" + run_id + "-q"));
+    EXPECT_TRUE(named_after("/dev/shm", run_id).empty());
+    EXPECT_FALSE(sysv_queue_exists(msqid));
     EXPECT_TRUE(run.root.entries().empty());
 }
 
