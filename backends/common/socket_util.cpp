@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <fstream>
 
 namespace ipct {
 
@@ -65,22 +64,6 @@ std::size_t socket_buffer(int fd, int opt) {
     socklen_t l = sizeof v;
     if (::getsockopt(fd, SOL_SOCKET, opt, &v, &l) != 0) IPCT_FAIL_ERRNO("getsockopt");
     return static_cast<std::size_t>(v);
-}
-
-std::string proc_text(const char* path) {
-    std::ifstream in(path);
-    std::string s;
-    if (!in || !std::getline(in, s)) return "?";
-    for (char& c : s)
-        if (c == '\t') c = ' ';
-    return s;
-}
-
-std::uint64_t proc_uint(const char* path, std::uint64_t def) {
-    std::ifstream in(path);
-    std::uint64_t v = def;
-    if (!(in >> v)) return def;
-    return v;
 }
 
 FdGuard::~FdGuard() {

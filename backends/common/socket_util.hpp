@@ -1,5 +1,5 @@
-// Small helpers the socket backends share: addresses, buffer sizes, connect,
-// and reading the kernel's live limits.
+// Small helpers the socket backends share: addresses, buffer sizes, connect
+// and an fd guard.  (The live limits are read with common/sysinfo.hpp.)
 #pragma once
 
 #include <netinet/in.h>
@@ -38,10 +38,6 @@ int connect_fully(int fd, const sockaddr* addr, socklen_t len);
 int set_socket_buffer(int fd, int opt, std::size_t bytes);
 // The effective size (getsockopt, already doubled by the kernel).
 std::size_t socket_buffer(int fd, int opt);
-
-// A /proc/sys value as text ("?" if unreadable) or as a number (def if not).
-std::string proc_text(const char* path);
-std::uint64_t proc_uint(const char* path, std::uint64_t def);
 
 // Closes fd on scope exit unless released.
 class FdGuard {

@@ -18,7 +18,6 @@
 // not.  Root in this project's containers lacks CAP_SYS_RESOURCE, so they
 // bind root too.  All are checked when the scenario is validated.
 #include <fcntl.h>
-#include <linux/capability.h>
 #include <mqueue.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -27,11 +26,11 @@
 #include <algorithm>
 #include <climits>
 #include <cstring>
-#include <fstream>
 #include <optional>
-#include <sstream>
 
+#include "common/backoff.hpp"
 #include "common/control.hpp"
+#include "common/sysinfo.hpp"
 #include "ipctorture/message.hpp"
 
 namespace ipct {
@@ -54,25 +53,6 @@ constexpr std::uint64_t kHardMsgSizeMax = 16 * 1024 * 1024;
 // How long a blocked reader waits before it looks at the control file again.
 constexpr long kWaitSliceNs = 20'000'000;
 
-std::uint64_t proc_value(const char* path, std::uint64_t fallback) {
-    std::ifstream in(path);
-    std::uint64_t v = 0;
-    return in >> v ? v : fallback;
-}
-
-// CAP_SYS_RESOURCE in the effective set (the kernel waives the mqueue
-// sysctls for it).
-bool has_cap_sys_resource() {
-    std::ifstream in("/proc/self/status");
-    for (std::string line; std::getline(in, line);) {
-        if (line.rfind("CapEff:", 0) != 0) continue;
-        std::uint64_t caps = 0;
-        std::istringstream(line.substr(7)) >> std::hex >> caps;
-        return (caps >> CAP_SYS_RESOURCE) & 1;
-    }
-    return false;
-}
-
 struct Limits {
     std::uint64_t msg_max, msgsize_max, queues_max;
     rlimit rlim{};
@@ -82,9 +62,9 @@ struct Limits {
 
 Limits live_limits() {
     Limits l{};
-    l.msg_max = proc_value("/proc/sys/fs/mqueue/msg_max", 10);
-    l.msgsize_max = proc_value("/proc/sys/fs/mqueue/msgsize_max", 8192);
-    l.queues_max = proc_value("/proc/sys/fs/mqueue/queues_max", 256);
+    l.msg_max = proc_uint("/proc/sys/fs/mqueue/msg_max", 10);
+    l.msgsize_max = proc_uint("/proc/sys/fs/mqueue/msgsize_max", 8192);
+    l.queues_max = proc_uint("/proc/sys/fs/mqueue/queues_max", 256);
     if (::getrlimit(RLIMIT_MSGQUEUE, &l.rlim) != 0) IPCT_FAIL_ERRNO("getrlimit RLIMIT_MSGQUEUE");
     l.prio_max = ::sysconf(_SC_MQ_PRIO_MAX);
     if (l.prio_max <= 0) l.prio_max = 32768;  // Linux's MQ_PRIO_MAX
@@ -161,20 +141,6 @@ std::string queue_name(const ChannelSetup& ch) {
     }
     return "/" + base;
 }
-
-// Sleeps between attempts of a non-blocking call that found the queue full
-// or empty: from 10 us, doubling up to 1 ms.
-class Backoff {
-  public:
-    void pause() {
-        timespec ts{0, ns_};
-        ::nanosleep(&ts, nullptr);
-        ns_ = std::min(ns_ * 2, 1'000'000L);
-    }
-
-  private:
-    long ns_ = 10'000;
-};
 
 timespec deadline_in(long ns) {
     timespec t{};

@@ -34,6 +34,7 @@
 #include "common/control.hpp"
 #include "common/fd_stream.hpp"
 #include "common/socket_util.hpp"
+#include "common/sysinfo.hpp"
 #include "sockets/socket_endpoints.hpp"
 
 namespace ipct {

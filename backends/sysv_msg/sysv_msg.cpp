@@ -30,7 +30,6 @@
 // leaves a way to remove the queue.  An id is removed only while it still
 // names a private 0600 queue of ours (ids are reused once freed).
 #include <fcntl.h>
-#include <linux/capability.h>
 #include <signal.h>
 #include <sys/msg.h>
 #include <sys/syscall.h>
@@ -42,10 +41,11 @@
 #include <cstring>
 #include <fstream>
 #include <optional>
-#include <sstream>
 #include <utility>
 
+#include "common/backoff.hpp"
 #include "common/control.hpp"
+#include "common/sysinfo.hpp"
 #include "ipctorture/message.hpp"
 
 namespace ipct {
@@ -55,34 +55,14 @@ namespace {
 constexpr std::int64_t kMaxType = INT32_MAX;
 constexpr long kWakeNs = 20'000'000;
 
-std::uint64_t proc_value(const char* path, std::uint64_t fallback) {
-    std::ifstream in(path);
-    std::uint64_t v = 0;
-    return in >> v ? v : fallback;
-}
-
-// CAP_SYS_RESOURCE in the effective set: it lets IPC_SET raise msg_qbytes
-// above kernel.msgmnb.
-bool has_cap_sys_resource() {
-    std::ifstream in("/proc/self/status");
-    for (std::string line; std::getline(in, line);) {
-        if (line.rfind("CapEff:", 0) != 0) continue;
-        std::uint64_t caps = 0;
-        std::istringstream(line.substr(7)) >> std::hex >> caps;
-        return (caps >> CAP_SYS_RESOURCE) & 1;
-    }
-    return false;
-}
-
 struct Limits {
     std::uint64_t msgmax, msgmnb, msgmni;
     bool privileged;
 };
 
 Limits live_limits() {
-    return {proc_value("/proc/sys/kernel/msgmax", 8192),
-            proc_value("/proc/sys/kernel/msgmnb", 16384),
-            proc_value("/proc/sys/kernel/msgmni", 32000), has_cap_sys_resource()};
+    return {proc_uint("/proc/sys/kernel/msgmax", 8192), proc_uint("/proc/sys/kernel/msgmnb", 16384),
+            proc_uint("/proc/sys/kernel/msgmni", 32000), has_cap_sys_resource()};
 }
 
 struct MsgOptions {
@@ -121,20 +101,6 @@ ReaderOptions parse_reader(const Options& e) {
 std::string id_path(const ChannelSetup& ch) {
     return ch.run_dir + "/" + ch.name + ".msqid";
 }
-
-// Sleeps between attempts of a non-blocking call that found the queue full
-// or empty: from 10 us, doubling up to 1 ms.
-class Backoff {
-  public:
-    void pause() {
-        timespec ts{0, ns_};
-        ::nanosleep(&ts, nullptr);
-        ns_ = std::min(ns_ * 2, 1'000'000L);
-    }
-
-  private:
-    long ns_ = 10'000;
-};
 
 // The wake-up signal of blocked readers (see the top of this file).  The
 // highest real-time signal: glibc keeps the lowest ones for itself.
