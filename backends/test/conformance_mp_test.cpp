@@ -35,6 +35,7 @@
 #include "ipctorture/event_log.hpp"
 #include "ipctorture/framing.hpp"
 #include "ipctorture/message.hpp"
+#include "mp_test_util.hpp"
 
 namespace ipct {
 namespace {
@@ -75,11 +76,11 @@ static_assert(sizeof(Report) < 4096);
 
 using Body = std::function<void(Endpoint&, Report&)>;
 
+using mptest::open_fd_count;
+using mptest::Pipe;
+
 std::string make_temp_dir() {
-    const char* tmp = std::getenv("TMPDIR");
-    std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/ipct-conformance-XXXXXX";
-    if (!::mkdtemp(tmpl.data())) IPCT_FAIL_ERRNO("mkdtemp " + tmpl);
-    return tmpl;
+    return mptest::make_temp_dir("ipct-conformance");
 }
 
 std::vector<std::string> list_dir(const std::string& dir) {
@@ -92,17 +93,8 @@ std::vector<std::string> list_dir(const std::string& dir) {
     return v;
 }
 
-std::size_t open_fd_count() {
-    std::size_t n = 0;
-    for ([[maybe_unused]] const auto& e : fs::directory_iterator("/proc/self/fd")) ++n;
-    return n;
-}
-
 Options options(std::initializer_list<std::pair<const char*, const char*>> kv) {
-    Options o;
-    int line = 1;
-    for (const auto& [k, v] : kv) o[k] = OptionValue{v, SourceLoc{"conformance.yaml", line++, 5}};
-    return o;
+    return mptest::make_options(kv, "conformance.yaml", 5);
 }
 
 // Message sizes from the header alone up to `hi`: mostly small, some around
@@ -207,30 +199,6 @@ void receive_all(Endpoint& ep, const Contract& c, Report& rep) {
     IoResult again = ep.receive(more);
     if (!failed(again)) rep.fail("receive after end of file returned data");
 }
-
-struct Pipe {
-    int r = -1, w = -1;
-    Pipe() {
-        int fds[2];
-        if (::pipe2(fds, O_CLOEXEC) != 0) IPCT_FAIL_ERRNO("pipe2");
-        r = fds[0];
-        w = fds[1];
-    }
-    ~Pipe() {
-        close_r();
-        close_w();
-    }
-    Pipe(const Pipe&) = delete;
-    Pipe& operator=(const Pipe&) = delete;
-    void close_r() {
-        if (r >= 0) ::close(r);
-        r = -1;
-    }
-    void close_w() {
-        if (w >= 0) ::close(w);
-        w = -1;
-    }
-};
 
 class Conformance : public ::testing::TestWithParam<std::string> {
   protected:

@@ -31,6 +31,7 @@
 #include "../../harness/test/test_util.hpp"
 #include "ipctorture/backend.hpp"
 #include "ipctorture/message.hpp"
+#include "mp_test_util.hpp"
 
 namespace ipct::qtest {
 
@@ -43,17 +44,11 @@ inline constexpr std::uint64_t kSeed = 0x5eed;
 inline constexpr auto kDeadline = std::chrono::seconds(60);
 
 inline Options options(std::initializer_list<std::pair<const char*, std::string>> kv) {
-    Options o;
-    int line = 1;
-    for (const auto& [k, v] : kv) o[k] = OptionValue{v, SourceLoc{"test.yaml", line++, 7}};
-    return o;
+    return mptest::make_options(kv, "test.yaml", 7);
 }
 
 inline std::string make_temp_dir() {
-    const char* tmp = std::getenv("TMPDIR");
-    std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/ipct-queue-test-XXXXXX";
-    if (!::mkdtemp(tmpl.data())) IPCT_FAIL_ERRNO("mkdtemp " + tmpl);
-    return tmpl;
+    return mptest::make_temp_dir("ipct-queue-test");
 }
 
 // One message as a worker saw it.
@@ -102,12 +97,7 @@ class TestChannel {
         s.endpoint = endpoint;
         return s;
     }
-    std::vector<std::string> run_dir_files() const {
-        std::vector<std::string> v;
-        for (const auto& e : fs::directory_iterator(dir_)) v.push_back(e.path().filename());
-        std::sort(v.begin(), v.end());
-        return v;
-    }
+    std::vector<std::string> run_dir_files() const { return mptest::list_dir(dir_); }
 
   private:
     Backend* b_;

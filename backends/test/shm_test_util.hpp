@@ -27,6 +27,7 @@
 
 #include "ipctorture/backend.hpp"
 #include "ipctorture/message.hpp"
+#include "mp_test_util.hpp"
 
 namespace ipct::shm_test {
 
@@ -59,10 +60,7 @@ struct Report {
 using Body = std::function<void(Endpoint&, Report&)>;
 
 inline Options options(std::initializer_list<std::pair<const char*, const char*>> kv) {
-    Options o;
-    int line = 1;
-    for (const auto& [k, v] : kv) o[k] = OptionValue{v, SourceLoc{"shm_test.yaml", line++, 3}};
-    return o;
+    return mptest::make_options(kv, "shm_test.yaml", 3);
 }
 
 inline std::vector<std::string> dev_shm_entries(const std::string& needle) {
@@ -88,9 +86,7 @@ class Channel {
     Channel(const Options& o, std::uint32_t writers, std::uint32_t readers) {
         static int serial = 0;
         backend_ = find_backend("shm");
-        const char* tmp = std::getenv("TMPDIR");
-        std::string dir = std::string(tmp && *tmp ? tmp : "/tmp") + "/ipct-shmtest-XXXXXX";
-        if (!::mkdtemp(dir.data())) IPCT_FAIL_ERRNO("mkdtemp " + dir);
+        const std::string dir = mptest::make_temp_dir("ipct-shmtest");
         setup_ = make_setup(
             dir, "shmtest-" + std::to_string(::getpid()) + "-" + std::to_string(serial++));
         setup_.options = o;

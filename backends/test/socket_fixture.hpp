@@ -30,6 +30,7 @@
 
 #include "ipctorture/backend.hpp"
 #include "ipctorture/message.hpp"
+#include "mp_test_util.hpp"
 
 namespace ipct::sockettest {
 
@@ -66,24 +67,12 @@ static_assert(sizeof(Report) < 4096);
 
 using Body = std::function<void(Endpoint&, Report&)>;
 
+using mptest::list_dir;
+using mptest::open_fd_count;
+using mptest::Pipe;
+
 inline Options options(std::initializer_list<std::pair<const char*, const char*>> kv) {
-    Options o;
-    int line = 1;
-    for (const auto& [k, v] : kv) o[k] = OptionValue{v, SourceLoc{"socket.yaml", line++, 7}};
-    return o;
-}
-
-inline std::vector<std::string> list_dir(const std::string& dir) {
-    std::vector<std::string> v;
-    for (const auto& e : fs::directory_iterator(dir)) v.push_back(e.path().filename().string());
-    std::sort(v.begin(), v.end());
-    return v;
-}
-
-inline std::size_t open_fd_count() {
-    std::size_t n = 0;
-    for ([[maybe_unused]] const auto& e : fs::directory_iterator("/proc/self/fd")) ++n;
-    return n;
+    return mptest::make_options(kv, "socket.yaml", 7);
 }
 
 // Sizes in [lo, hi], a pure function of (origin, seq): half small, some
@@ -153,30 +142,6 @@ inline void receive_all(Endpoint& ep, std::size_t max_message, Report& rep) {
     if (!ep.receive(more).eof()) rep.fail("receive after end of file did not return end of file");
 }
 
-struct Pipe {
-    int r = -1, w = -1;
-    Pipe() {
-        int fds[2];
-        if (::pipe2(fds, O_CLOEXEC) != 0) IPCT_FAIL_ERRNO("pipe2");
-        r = fds[0];
-        w = fds[1];
-    }
-    ~Pipe() {
-        close_r();
-        close_w();
-    }
-    Pipe(const Pipe&) = delete;
-    Pipe& operator=(const Pipe&) = delete;
-    void close_r() {
-        if (r >= 0) ::close(r);
-        r = -1;
-    }
-    void close_w() {
-        if (w >= 0) ::close(w);
-        w = -1;
-    }
-};
-
 class Sockets : public ::testing::Test {
   protected:
     struct Child {
@@ -189,10 +154,7 @@ class Sockets : public ::testing::Test {
     };
 
     void SetUp() override {
-        const char* tmp = std::getenv("TMPDIR");
-        std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/ipct-sock-XXXXXX";
-        ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-        run_dir_ = tmpl;
+        run_dir_ = mptest::make_temp_dir("ipct-sock");
         deadline_ = std::chrono::steady_clock::now() + kDeadline;
     }
 
