@@ -70,45 +70,18 @@ TEST(PosixMq, WaitingMessagesComeHighestPriorityFirstFifoWithinOne) {
     EXPECT_EQ(parse_seen(r.report()), expected) << r.report();
 }
 
-// Non-blocking mode: the writer finds the queue full (it is seen sleeping in
-// its backoff, which follows only an EAGAIN) before any reader exists, keeps
-// retrying, and in the end every message arrives once, in order.
+// Non-blocking mode: the writer retries a full queue (see the helper).
 TEST(PosixMq, NonblockingWriterRetriesAFullQueueLosslessly) {
-    constexpr std::uint32_t kMessages = 300;
     TestChannel ch("posix_mq",
                    options({{"depth", "2"}, {"msgsize", "256"}, {"nonblocking", "true"}}), 1, 1);
-    const auto deadline = Clock::now() + kDeadline;
-    const std::vector<std::uint32_t> prios(kMessages, 5);
-    Worker w(ch, Direction::kWrite, 0, {},
-             [&](Endpoint& ep) { return send_all(ep, 1, prios, 256); });
-    ASSERT_TRUE(wait_until_sleeping(w.pid(), deadline))
-        << "the writer never waited on a full queue";
-    Worker r(ch, Direction::kRead, 0, {}, [&](Endpoint& ep) { return receive_all(ep, 256); });
-    ASSERT_TRUE(w.wait(deadline));
-    ASSERT_TRUE(r.wait(deadline));
-    const auto [sent, calls] = parse_sent(w.report());
-    EXPECT_EQ(sent, kMessages);
-    EXPECT_GT(calls, kMessages) << "EAGAIN retries are counted as calls";
-    const std::vector<Seen> got = parse_seen(r.report());
-    ASSERT_EQ(got.size(), kMessages) << r.report();
-    for (std::uint64_t i = 0; i < kMessages; ++i) EXPECT_EQ(got[i], (Seen{1, i, 5}));
+    expect_nonblocking_writer_retries(ch, 1, 5, 256, 256);
 }
 
 // A writer killed while its reader waits: the orchestrator's process_gone
 // ends the channel, so the reader drains what was sent and sees the end.
 TEST(PosixMq, AKilledWriterEndsTheChannelForItsReader) {
     TestChannel ch("posix_mq", options({{"msgsize", "128"}}), 1, 1);
-    const auto deadline = Clock::now() + kDeadline;
-    Worker r(ch, Direction::kRead, 0, {}, [&](Endpoint& ep) { return receive_all(ep, 128); });
-    Worker w(ch, Direction::kWrite, 0, {}, [&](Endpoint& ep) {
-        send_all(ep, 0, std::vector<std::uint32_t>(3, 1), 100);
-        ::pause();  // until killed, its endpoint still open
-        return std::string("error: not killed");
-    });
-    ASSERT_TRUE(wait_until_sleeping(w.pid(), deadline));
-    w.kill();  // process_gone marks it gone
-    ASSERT_TRUE(r.wait(deadline));
-    EXPECT_EQ(parse_seen(r.report()).size(), 3u) << r.report();
+    expect_killed_writer_ends_channel(ch, std::vector<std::uint32_t>(3, 1), 128);
 }
 
 // A reader killed while its writer sends: the writer blocks on the full
@@ -117,16 +90,8 @@ TEST(PosixMq, AKilledWriterEndsTheChannelForItsReader) {
 TEST(PosixMq, CleanupAfterAKilledReaderAndABlockedWriter) {
     auto ch = std::make_unique<TestChannel>("posix_mq", options({{"depth", "1"}}), 1, 1);
     const std::string name = queue_name(*ch);
-    const auto deadline = Clock::now() + kDeadline;
-    {
-        Worker r(*ch, Direction::kRead, 0, {}, [&](Endpoint& ep) { return receive_all(ep, 8192); });
-        Worker w(*ch, Direction::kWrite, 0, {}, [&](Endpoint& ep) {
-            return send_all(ep, 0, std::vector<std::uint32_t>(1'000'000, 0), 64);
-        });
-        r.kill();
-        ASSERT_TRUE(wait_until_sleeping(w.pid(), deadline)) << "the writer never blocked";
-        EXPECT_TRUE(queue_exists(name));
-    }  // the writer is killed here
+    ASSERT_NO_FATAL_FAILURE(block_writer_after_killed_reader(
+        *ch, 0, 64, 8192, [&] { EXPECT_TRUE(queue_exists(name)); }));
     ch->backend().cleanup(ch->setup(), ch->state());
     EXPECT_FALSE(queue_exists(name));
     EXPECT_EQ(ch->run_dir_files(), std::vector<std::string>{});
@@ -230,15 +195,7 @@ TEST(PosixMqLimits, MoreQueuesThanQueuesMaxNamesTheSysctl) {
 // ---- the real binary ----
 
 TEST(PosixMqCli, BundledScenariosPass) {
-    test::TempDir root, scratch;
-    std::vector<std::string> args{"run"};
-    for (const char* f : {"posix-mq-fan-in", "posix-mq-priority", "posix-mq-nonblocking"})
-        args.push_back(test::source(std::string("scenarios/backends/") + f + ".yaml"));
-    const auto r = test::run_binary(args, root.path, scratch.path);
-    ASSERT_FALSE(r.timed_out);
-    EXPECT_EQ(r.status, 0) << r.out << r.err;
-    EXPECT_EQ(r.out.find("FAIL"), std::string::npos) << r.out;
-    EXPECT_TRUE(root.entries().empty());
+    expect_bundled_scenarios_pass({"posix-mq-fan-in", "posix-mq-priority", "posix-mq-nonblocking"});
 }
 
 constexpr const char* kLongRun = R"(name: posix-mq-killed

@@ -293,6 +293,71 @@ void expect_scenario_error(Fn&& fn, const SourceLoc& at, std::initializer_list<c
     }
 }
 
+// ---- tests both queue backends run ----
+
+// Non-blocking mode: the writer finds the queue full (it is seen sleeping in
+// its backoff, which follows only an EAGAIN) before any reader exists, keeps
+// retrying, and in the end every message arrives once, in order.  `ch` must
+// be a non-blocking channel too small for the messages.
+inline void expect_nonblocking_writer_retries(TestChannel& ch, std::uint32_t origin,
+                                              std::uint32_t prio, std::size_t size,
+                                              std::size_t max_message) {
+    constexpr std::uint32_t kMessages = 300;
+    const auto deadline = Clock::now() + kDeadline;
+    const std::vector<std::uint32_t> prios(kMessages, prio);
+    Worker w(ch, Direction::kWrite, 0, {},
+             [&](Endpoint& ep) { return send_all(ep, origin, prios, size); });
+    ASSERT_TRUE(wait_until_sleeping(w.pid(), deadline))
+        << "the writer never waited on a full queue";
+    Worker r(ch, Direction::kRead, 0, {},
+             [&](Endpoint& ep) { return receive_all(ep, max_message); });
+    ASSERT_TRUE(w.wait(deadline));
+    ASSERT_TRUE(r.wait(deadline));
+    const auto [sent, calls] = parse_sent(w.report());
+    EXPECT_EQ(sent, kMessages);
+    EXPECT_GT(calls, kMessages) << "EAGAIN retries are counted as calls";
+    const std::vector<Seen> got = parse_seen(r.report());
+    ASSERT_EQ(got.size(), kMessages) << r.report();
+    for (std::uint64_t i = 0; i < kMessages; ++i) EXPECT_EQ(got[i], (Seen{origin, i, prio}));
+}
+
+// A writer killed while its reader waits: the orchestrator's process_gone
+// ends the channel, so the reader drains what was sent (one message of 100
+// bytes per entry of prios) and sees the end.
+inline void expect_killed_writer_ends_channel(TestChannel& ch,
+                                              const std::vector<std::uint32_t>& prios,
+                                              std::size_t max_message) {
+    const auto deadline = Clock::now() + kDeadline;
+    Worker r(ch, Direction::kRead, 0, {},
+             [&](Endpoint& ep) { return receive_all(ep, max_message); });
+    Worker w(ch, Direction::kWrite, 0, {}, [&](Endpoint& ep) {
+        send_all(ep, 0, prios, 100);
+        ::pause();  // until killed, its endpoint still open
+        return std::string("error: not killed");
+    });
+    ASSERT_TRUE(wait_until_sleeping(w.pid(), deadline));
+    w.kill();  // process_gone marks it gone
+    ASSERT_TRUE(r.wait(deadline));
+    EXPECT_EQ(parse_seen(r.report()).size(), prios.size()) << r.report();
+}
+
+// A reader killed while its writer sends: the writer (messages of `size`
+// bytes and priority `prio`) blocks on the full queue for good.  Calls
+// while_blocked() then, and kills the writer before it returns.
+template <typename Fn>
+void block_writer_after_killed_reader(TestChannel& ch, std::uint32_t prio, std::size_t size,
+                                      std::size_t max_message, Fn&& while_blocked) {
+    const auto deadline = Clock::now() + kDeadline;
+    Worker r(ch, Direction::kRead, 0, {},
+             [&](Endpoint& ep) { return receive_all(ep, max_message); });
+    Worker w(ch, Direction::kWrite, 0, {}, [&](Endpoint& ep) {
+        return send_all(ep, 0, std::vector<std::uint32_t>(1'000'000, prio), size);
+    });
+    r.kill();
+    ASSERT_TRUE(wait_until_sleeping(w.pid(), deadline)) << "the writer never blocked";
+    while_blocked();
+}  // the writer is killed here
+
 // ---- the real binary ----
 
 // Records published in an event log (LogFileHeader::count, at byte 32).
@@ -331,6 +396,20 @@ inline std::string run_and_kill_harness(const std::string& yaml, const test::Tem
     ::kill(harness, SIGKILL);
     test::wait_bounded(harness, std::chrono::seconds(30));
     return dir;
+}
+
+// Runs the bundled scenarios scenarios/backends/<name>.yaml in one
+// `ipctorture run`: every check passes and nothing is left in the run root.
+inline void expect_bundled_scenarios_pass(std::initializer_list<const char*> names) {
+    test::TempDir root, scratch;
+    std::vector<std::string> args{"run"};
+    for (const char* f : names)
+        args.push_back(test::source(std::string("scenarios/backends/") + f + ".yaml"));
+    const auto r = test::run_binary(args, root.path, scratch.path);
+    ASSERT_FALSE(r.timed_out);
+    EXPECT_EQ(r.status, 0) << r.out << r.err;
+    EXPECT_EQ(r.out.find("FAIL"), std::string::npos) << r.out;
+    EXPECT_TRUE(root.entries().empty());
 }
 
 }  // namespace ipct::qtest

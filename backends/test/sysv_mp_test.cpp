@@ -121,56 +121,21 @@ TEST(SysvMsg, ABlockedReaderOfAnAbsentTypeSeesTheEnd) {
     EXPECT_EQ(parse_sent(w.report()).first, 3u);
 }
 
-// Non-blocking mode: the writer finds the queue full (seen sleeping in its
-// backoff, which follows only an EAGAIN) before any reader exists, retries,
-// and every message arrives once, in order.
+// Non-blocking mode: the writer retries a full queue (see the helper).
 TEST(SysvMsg, NonblockingWriterRetriesAFullQueueLosslessly) {
-    constexpr std::uint32_t kMessages = 300;
     TestChannel ch("sysv_msg", options({{"bytes", "1024"}, {"nonblocking", "true"}}), 1, 1);
-    const auto deadline = Clock::now() + kDeadline;
-    const std::vector<std::uint32_t> types(kMessages, 9);
-    Worker w(ch, Direction::kWrite, 0, {},
-             [&](Endpoint& ep) { return send_all(ep, 2, types, 200); });
-    ASSERT_TRUE(wait_until_sleeping(w.pid(), deadline))
-        << "the writer never waited on a full queue";
-    Worker r(ch, Direction::kRead, 0, {}, [&](Endpoint& ep) { return receive_all(ep, 1024); });
-    ASSERT_TRUE(w.wait(deadline));
-    ASSERT_TRUE(r.wait(deadline));
-    const auto [sent, calls] = parse_sent(w.report());
-    EXPECT_EQ(sent, kMessages);
-    EXPECT_GT(calls, kMessages) << "EAGAIN retries are counted as calls";
-    const std::vector<Seen> got = parse_seen(r.report());
-    ASSERT_EQ(got.size(), kMessages) << r.report();
-    for (std::uint64_t i = 0; i < kMessages; ++i) EXPECT_EQ(got[i], (Seen{2, i, 9}));
+    expect_nonblocking_writer_retries(ch, 2, 9, 200, 1024);
 }
 
 TEST(SysvMsg, AKilledWriterEndsTheChannelForItsReader) {
     TestChannel ch("sysv_msg", {}, 1, 1);
-    const auto deadline = Clock::now() + kDeadline;
-    Worker r(ch, Direction::kRead, 0, {}, [&](Endpoint& ep) { return receive_all(ep, 8192); });
-    Worker w(ch, Direction::kWrite, 0, {}, [&](Endpoint& ep) {
-        send_all(ep, 0, {1, 2, 3}, 100);
-        ::pause();  // until killed, its endpoint still open
-        return std::string("error: not killed");
-    });
-    ASSERT_TRUE(wait_until_sleeping(w.pid(), deadline));
-    w.kill();  // process_gone marks it gone
-    ASSERT_TRUE(r.wait(deadline));
-    EXPECT_EQ(parse_seen(r.report()).size(), 3u) << r.report();
+    expect_killed_writer_ends_channel(ch, {1, 2, 3}, 8192);
 }
 
 TEST(SysvMsg, CleanupAfterAKilledReaderAndABlockedWriter) {
     auto ch = std::make_unique<TestChannel>("sysv_msg", options({{"bytes", "256"}}), 1, 1);
     const int id = queue_id(*ch);
-    const auto deadline = Clock::now() + kDeadline;
-    {
-        Worker r(*ch, Direction::kRead, 0, {}, [&](Endpoint& ep) { return receive_all(ep, 256); });
-        Worker w(*ch, Direction::kWrite, 0, {}, [&](Endpoint& ep) {
-            return send_all(ep, 0, std::vector<std::uint32_t>(1'000'000, 1), 100);
-        });
-        r.kill();
-        ASSERT_TRUE(wait_until_sleeping(w.pid(), deadline)) << "the writer never blocked";
-    }  // the writer is killed here
+    ASSERT_NO_FATAL_FAILURE(block_writer_after_killed_reader(*ch, 1, 100, 256, [] {}));
     ch->backend().cleanup(ch->setup(), ch->state());
     EXPECT_FALSE(queue_exists(id)) << "msqid " << id << " is still in ipcs -q";
     EXPECT_EQ(ch->run_dir_files(), std::vector<std::string>{});
@@ -238,15 +203,7 @@ TEST(SysvMsgLimits, ExceptNeedsAPositiveMsgtyp) {
 // ---- the real binary ----
 
 TEST(SysvMsgCli, BundledScenariosPass) {
-    test::TempDir root, scratch;
-    std::vector<std::string> args{"run"};
-    for (const char* f : {"sysv-msg-fan-in", "sysv-msg-selective"})
-        args.push_back(test::source(std::string("scenarios/backends/") + f + ".yaml"));
-    const auto r = test::run_binary(args, root.path, scratch.path);
-    ASSERT_FALSE(r.timed_out);
-    EXPECT_EQ(r.status, 0) << r.out << r.err;
-    EXPECT_EQ(r.out.find("FAIL"), std::string::npos) << r.out;
-    EXPECT_TRUE(root.entries().empty());
+    expect_bundled_scenarios_pass({"sysv-msg-fan-in", "sysv-msg-selective"});
 }
 
 constexpr const char* kLongRun = R"(name: sysv-msg-killed
