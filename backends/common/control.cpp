@@ -95,4 +95,8 @@ void control_writer_gone(const ChannelSetup& ch) {
     ChannelControl(control_path(ch)).writer_gone(ch.rank);
 }
 
+void Backend::process_gone(const ChannelSetup& ch, const nlohmann::json&, Direction d) {
+    if (d == Direction::kWrite) control_writer_gone(ch);
+}
+
 }  // namespace ipct

@@ -54,7 +54,7 @@ class ChannelControl {
 std::string control_path(const ChannelSetup& ch);
 
 // Marks the writer that ch describes (process_gone's setup) gone, if the
-// control file is there.  For Backend::process_gone.
+// control file is there.  What Backend::process_gone does by default.
 void control_writer_gone(const ChannelSetup& ch);
 
 }  // namespace ipct

@@ -404,9 +404,6 @@ class ShmBackend final : public Backend {
         }
         return {{"object", name}, {"control", ctl}, {"bytes", shm::object_bytes(c)}};
     }
-    void process_gone(const ChannelSetup& ch, const nlohmann::json&, Direction d) override {
-        if (d == Direction::kWrite) control_writer_gone(ch);
-    }
     std::unique_ptr<Endpoint> open(const ChannelSetup& ch, const nlohmann::json& st,
                                    Direction d) override {
         const Config c = shm::parse_config(ch.options);

@@ -449,9 +449,6 @@ class SignalBackend final : public Backend {
         if (r != 0) IPCT_FAIL_ERRNO("ftruncate " + pids);
         return {{"control", control_path(ch)}, {"pids", pids}};
     }
-    void process_gone(const ChannelSetup& ch, const nlohmann::json&, Direction d) override {
-        if (d == Direction::kWrite) control_writer_gone(ch);
-    }
     std::unique_ptr<Endpoint> open(const ChannelSetup& ch, const nlohmann::json&,
                                    Direction d) override {
         const SignalOptions s = parse_options(ch.options);

@@ -333,9 +333,6 @@ class SocketBackend final : public Backend {
         return {st.at("fd").get<int>()};
     }
     void after_spawn(const json& st) override { ::close(st.at("fd").get<int>()); }
-    void process_gone(const ChannelSetup& ch, const json&, Direction d) override {
-        if (d == Direction::kWrite) control_writer_gone(ch);
-    }
     std::unique_ptr<Endpoint> open(const ChannelSetup& ch, const json& st, Direction d) override {
         const SocketOptions s = parse_options(kind_, ch.options);
         ChannelControl ctl(control_path(ch));

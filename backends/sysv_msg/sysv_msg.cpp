@@ -325,9 +325,6 @@ class SysvMsgBackend final : public Backend {
                         const std::vector<std::uint32_t>&) const override;
 
     nlohmann::json create(const ChannelSetup& ch) override;
-    void process_gone(const ChannelSetup& ch, const nlohmann::json&, Direction d) override {
-        if (d == Direction::kWrite) control_writer_gone(ch);
-    }
     std::unique_ptr<Endpoint> open(const ChannelSetup& ch, const nlohmann::json& st,
                                    Direction d) override;
     void cleanup(const ChannelSetup& ch, const nlohmann::json& st) override;

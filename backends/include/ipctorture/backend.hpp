@@ -40,8 +40,8 @@ struct Contract {
     bool lossless = true;              // a completed send is delivered
     bool priority = false;             // highest priority first, FIFO within one (posix_mq)
     bool selective = false;            // receives select by type (sysv_msg)
-    bool last_delivery = false;        // coalescing: at least one delivery after a sender's last send
-    std::size_t max_message = 0;       // largest message a scenario may ask for
+    bool last_delivery = false;   // coalescing: at least one delivery after a sender's last send
+    std::size_t max_message = 0;  // largest message a scenario may ask for
     // Message priorities (or types) a producer may attach, inclusive; a
     // backend without them leaves has_priority false.
     bool has_priority = false;
@@ -136,13 +136,11 @@ class Backend {
     }
     virtual void after_spawn(const nlohmann::json& state) { (void)state; }
     // The orchestrator saw a process that used this channel end (however it
-    // ended).  A backend whose readers cannot see end-of-channel from the
-    // kernel (message queues, shared memory, datagrams) marks the writer
-    // gone here, so that a killed writer does not leave its readers waiting.
+    // ended).  Default: a writer is marked gone in the channel's control file
+    // (common/control.hpp), if the backend made one, so that a killed writer
+    // does not leave readers waiting on a mechanism without end of file.
     // Idempotent; also called after the process closed the channel itself.
-    virtual void process_gone(const ChannelSetup& ch, const nlohmann::json& state, Direction d) {
-        (void)ch, (void)state, (void)d;
-    }
+    virtual void process_gone(const ChannelSetup& ch, const nlohmann::json& state, Direction d);
     virtual std::unique_ptr<Endpoint> open(const ChannelSetup& ch, const nlohmann::json& state,
                                            Direction d) = 0;
     virtual void cleanup(const ChannelSetup& ch, const nlohmann::json& state) = 0;
