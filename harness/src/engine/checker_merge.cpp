@@ -131,7 +131,8 @@ void Checker::on_send(std::uint32_t p, std::uint64_t i, const Record& r) {
         }
         return;
     }
-    if (ok && (cs.last_send.proc == kNoProc || r.t_start >= cs.last_send_start)) {
+    if (ok && has(c, Check::kLastDelivery) &&
+        (cs.last_send.proc == kNoProc || r.t_start >= cs.last_send_start)) {
         cs.last_send = RecRef{p, i};
         cs.last_send_start = r.t_start;
     }
@@ -149,7 +150,8 @@ void Checker::on_send(std::uint32_t p, std::uint64_t i, const Record& r) {
 void Checker::on_receive(std::uint32_t p, std::uint64_t i, const Record& r, std::uint64_t key) {
     if (r.channel >= nchannels_) return;
     if (on_shaped(p, i, r)) return;
-    if (r.status == Status::kOk || r.status == Status::kCorrupt) {
+    if ((r.status == Status::kOk || r.status == Status::kCorrupt) &&
+        has(r.channel, Check::kLastDelivery)) {
         ChannelState& cs = chans_[r.channel];
         if (cs.last_recv.proc == kNoProc || r.t_end >= cs.last_recv_end) {
             cs.last_recv = RecRef{p, i};
