@@ -194,6 +194,7 @@ Plan rich_plan() {
     p.channels[1].state = json::array({1, "two", nullptr});
     p.processes[0].workload.rate = 0.1;  // not exact in binary: must still round-trip
     p.processes[1].seed = ~0ull;
+    p.channels[1].mutant = "torn-read";
     return p;
 }
 
@@ -205,6 +206,9 @@ TEST(PlanJson, RoundTripsInMemory) {
     EXPECT_EQ(q.processes[3].workload, p.processes[3].workload);
     EXPECT_EQ(q.processes[1].seed, ~0ull);
     EXPECT_EQ(q.channels[1].state, p.channels[1].state);
+    EXPECT_EQ(q.channels[1].mutant, "torn-read");
+    EXPECT_EQ(channel_setup(q, 1).mutant, "torn-read") << "the backend sees the mutant";
+    EXPECT_EQ(channel_setup(q, 0).mutant, "");
 }
 
 TEST(PlanJson, RoundTripsThroughText) {

@@ -305,6 +305,16 @@ const std::vector<Case> kCases = {
     {"BoundUnknown", base({{3, "  data: {backend: pipe, bounds: {max_lag: 0.1}}"}}), 3, 34,
      "unknown key 'max_lag' in 'bounds'",
      base({{3, "  data: {backend: pipe, bounds: {max_reorder: 0.1}}"}})},
+    // planted bugs
+    {"UnknownMutant", base({{3, "  data: {backend: pipe, mutant: torn}"}}), 3, 33,
+     "unknown mutant 'torn' for backend 'pipe'; expected none: it has no mutants", base()},
+    {"ExpectUnknownKind", base({{0, "expect: [lost, lots]"}}), 10, 16,
+     "unknown finding kind 'lots'; expected one of: lost, duplicated", base({{0, "expect: [lost]"}})},
+    {"ExpectTwice", base({{0, "expect: [lost, lost]"}}), 10, 16,
+     "finding kind 'lost' is listed twice", base({{0, "expect: [lost, fifo]"}})},
+    {"ExpectEmpty", base({{0, "expect: []"}}), 10, 9,
+     "expected a non-empty sequence of finding kinds for 'expect'",
+     base({{0, "expect: [corrupted]"}})},
     // matrix
     {"MatrixUnknownBackend", base({{0, "matrix: {backend: [pipe, pipes]}"}}), 10, 26,
      "unknown backend 'pipes'", base({{0, "matrix: {backend: [pipe, fifo]}"}})},

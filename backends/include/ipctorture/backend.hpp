@@ -56,6 +56,13 @@ inline constexpr std::uint32_t kNoProcess = 0xffffffff;
 // are the topology's: how many processes read and write the channel.  The
 // last three describe the calling process in open() and process_gone() and
 // keep their defaults elsewhere.
+// A planted bug a backend carries for the zoo: deliberately wrong IPC code,
+// chosen per channel with `mutant: NAME` in the scenario.
+struct MutantInfo {
+    std::string name;
+    std::string summary;  // what is wrong, and what the checker should find
+};
+
 struct ChannelSetup {
     std::string run_dir;
     std::string run_id;
@@ -68,6 +75,7 @@ struct ChannelSetup {
     std::uint32_t process = kNoProcess;  // plan index of the process
     std::uint32_t rank = 0;              // its index among the readers (or writers), from 0
     Options endpoint;                    // its per-process options (the process's 'options:')
+    std::string mutant;                  // Backend::mutants() name, empty = the correct code
 };
 
 class Endpoint {
@@ -123,6 +131,9 @@ class Backend {
                                    std::uint32_t writers) const {
         (void)channel, (void)readers, (void)writers;
     }
+    // The planted bugs this backend can run instead of its correct code
+    // (the code lives in files named mutant_*.cpp).  Default: none.
+    virtual std::vector<MutantInfo> mutants() const { return {}; }
     // Signals the channel's endpoints use (a signaler must not send them to
     // its processes).
     virtual std::vector<int> signals_used(const Options& opts) const {

@@ -33,8 +33,10 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ipctorture/event_log.hpp"
@@ -57,6 +59,8 @@ enum class FindingKind : std::uint8_t {
 };
 inline constexpr int kFindingKinds = 11;
 const char* finding_kind_name(FindingKind k);
+// The kind named `name` (as finding_kind_name() spells it); nullopt if none.
+std::optional<FindingKind> parse_finding_kind(std::string_view name);
 
 // One record that a finding rests on, with who made it.
 struct Evidence {

@@ -25,6 +25,7 @@ struct PlannedChannel {
     bool boundaries = false;  // the backend keeps message boundaries
     ChannelShape shape = ChannelShape::kMessages;
     Bounds bounds;            // tolerated loss, duplication, reordering rates
+    std::string mutant;       // a planted bug (Backend::mutants()); empty = none
     nlohmann::json state;     // what backend create() returned (paths, fds)
     bool operator==(const PlannedChannel&) const = default;
 };

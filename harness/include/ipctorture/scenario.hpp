@@ -123,6 +123,10 @@ struct ChannelSpec {
     std::string backend;
     Options options;
     Bounds bounds;
+    // A planted bug: the name of one of the backend's mutants (deliberately
+    // wrong IPC code, Backend::mutants()); empty = the correct code.
+    std::string mutant;
+    SourceLoc mutant_loc;
     SourceLoc loc;
     bool operator==(const ChannelSpec&) const = default;
 };
@@ -171,6 +175,11 @@ struct Scenario {
     std::vector<ProcessSpec> processes;
     std::vector<Check> checks;  // empty = each channel's contract
     SourceLoc checks_loc;
+    // A planted bug's scenario names the finding kinds it must produce
+    // ("lost", "selective", ...).  It does not change a run's verdict; the
+    // tests and the detection benchmark read it.
+    std::vector<std::string> expect;
+    SourceLoc expect_loc;
     std::string text;  // the file's bytes, kept for reports and replay
     bool operator==(const Scenario&) const = default;
 };

@@ -16,6 +16,13 @@
 
 namespace ipct {
 
+std::optional<FindingKind> parse_finding_kind(std::string_view name) {
+    for (int k = 0; k < kFindingKinds; ++k)
+        if (name == finding_kind_name(static_cast<FindingKind>(k)))
+            return static_cast<FindingKind>(k);
+    return std::nullopt;
+}
+
 const char* finding_kind_name(FindingKind k) {
     switch (k) {
         case FindingKind::kLost:

@@ -163,6 +163,11 @@ int cmd_explain(const std::string& name) {
               << "  max message: " << c.max_message << " bytes\n"
               << "  notes:       " << c.notes << "\n"
               << "live kernel limits:\n";
+    const std::vector<MutantInfo> mutants = b->mutants();
+    if (!mutants.empty()) {
+        std::cout << "mutants (planted bugs, `mutant: NAME` on a channel):\n";
+        for (const MutantInfo& m : mutants) std::cout << "  " << m.name << ": " << m.summary << "\n";
+    }
     std::istringstream lim(b->explain());
     for (std::string line; std::getline(lim, line);) std::cout << "  " << line << "\n";
     return kExitPass;

@@ -34,6 +34,7 @@ PlannedChannel plan_channel(const Scenario& s, std::size_t i) {
     ch.boundaries = c.boundaries;
     ch.shape = c.shape;
     ch.bounds = spec.bounds;
+    ch.mutant = spec.mutant;
     return ch;
 }
 
@@ -128,6 +129,7 @@ Plan make_plan(const Scenario& s, std::uint64_t seed, const std::string& run_id,
 ChannelSetup channel_setup(const Plan& plan, std::uint32_t c) {
     const PlannedChannel& ch = plan.channels.at(c);
     ChannelSetup s{plan.run_dir, plan.run_id, ch.name, ch.index, ch.options, plan.seed};
+    s.mutant = ch.mutant;
     for (const PlannedProcess& p : plan.processes) {
         if (p.in_channel == c) ++s.readers;
         if (p.out_channel == c) ++s.writers;
@@ -241,6 +243,7 @@ json channel_json(const PlannedChannel& c) {
             {"boundaries", c.boundaries},
             {"shape", shape_name(c.shape)},
             {"bounds", bounds_json(c.bounds)},
+            {"mutant", c.mutant},
             {"state", c.state}};
 }
 
@@ -426,6 +429,7 @@ PlannedChannel read_channel(const In& in) {
         c.bounds.*field = v.get<double>();
     }
     c.bounds.loc = read_loc(b.obj("loc"));
+    c.mutant = in.str("mutant");
     c.state = in.at("state");
     return c;
 }

@@ -24,6 +24,7 @@
 #include <system_error>
 
 #include "ipctorture/backend.hpp"
+#include "ipctorture/checker.hpp"
 #include "ipctorture/errors.hpp"
 #include "ipctorture/message.hpp"
 
@@ -206,6 +207,7 @@ class Loader {
     SizeDist size(const Item& it, const char* what = "size", ReadValue read = read_msg_size) const;
     SizeDist choice_size(const Map& m, SizeDist d, const char* what, ReadValue read) const;
     std::vector<Check> checks(const Item& it) const;
+    std::vector<std::string> expect(const Item& it) const;
 
     std::string file_;
 };
@@ -215,7 +217,7 @@ Scenario Loader::scenario(const Node& root) const {
         fail_at({file_, 1, 1}, "empty scenario; expected a map with name, channels and processes");
     Map top(
         file_, root, "scenario",
-        {"name", "description", "seed", "timeout", "channels", "processes", "checks", "matrix"});
+        {"name", "description", "seed", "timeout", "channels", "processes", "checks", "matrix", "expect"});
     Scenario s;
     s.file = file_;
     const Item& name = top.need("name");
@@ -232,6 +234,10 @@ Scenario Loader::scenario(const Node& root) const {
     if (const Item* f = top.find("checks")) {
         s.checks = checks(*f);
         s.checks_loc = f->loc;
+    }
+    if (const Item* f = top.find("expect")) {
+        s.expect = expect(*f);
+        s.expect_loc = f->loc;
     }
     return s;
 }
@@ -361,7 +367,7 @@ ChannelSpec Loader::channel(const Item& it) const {
     if (!name_chars(it.name, false))
         fail_at(it.key_loc,
                 "invalid channel name '" + it.name + "'; expected letters, digits, '_' or '-'");
-    Map m(file_, it.node, "channel '" + it.name + "'", {"backend", "options", "bounds"});
+    Map m(file_, it.node, "channel '" + it.name + "'", {"backend", "options", "bounds", "mutant"});
     ChannelSpec ch;
     ch.name = it.name;
     ch.loc = it.key_loc;
@@ -374,6 +380,17 @@ ChannelSpec Loader::channel(const Item& it) const {
     if (const Item* o = m.find("options")) ch.options = options(*o);
     backend->validate(ch.options);
     if (const Item* b = m.find("bounds")) ch.bounds = bounds(*b);
+    if (const Item* mu = m.find("mutant")) {
+        ch.mutant = scalar(*mu, "a mutant name");
+        ch.mutant_loc = mu->loc;
+        std::vector<std::string> names;
+        for (const MutantInfo& i : backend->mutants()) names.push_back(i.name);
+        if (std::find(names.begin(), names.end(), ch.mutant) == names.end())
+            fail_at(mu->loc, "unknown mutant '" + ch.mutant + "' for backend '" + ch.backend +
+                                 "'; expected " +
+                                 (names.empty() ? std::string("none: it has no mutants")
+                                                : "one of: " + join(names)));
+    }
     return ch;
 }
 
@@ -602,6 +619,27 @@ SizeDist Loader::choice_size(const Map& m, SizeDist d, const char* what, ReadVal
     d.min = d.smallest();
     d.max = d.largest();
     return d;
+}
+
+std::vector<std::string> Loader::expect(const Item& it) const {
+    if (!it.node.IsSequence() || it.node.size() == 0)
+        fail_at(it.loc, "expected a non-empty sequence of finding kinds for 'expect', got " +
+                            describe(it.node));
+    std::vector<std::string> out;
+    for (const Node& n : it.node) {
+        Item e = element(file_, "expect", n);
+        const std::string& name = scalar(e, "a finding kind");
+        if (!parse_finding_kind(name)) {
+            std::vector<std::string> kinds;
+            for (int k = 0; k < kFindingKinds; ++k)
+                kinds.push_back(finding_kind_name(static_cast<FindingKind>(k)));
+            fail_at(e.loc, "unknown finding kind '" + name + "'; expected one of: " + join(kinds));
+        }
+        if (std::find(out.begin(), out.end(), name) != out.end())
+            fail_at(e.loc, "finding kind '" + name + "' is listed twice in 'expect'");
+        out.push_back(name);
+    }
+    return out;
 }
 
 std::vector<Check> Loader::checks(const Item& it) const {
