@@ -198,6 +198,16 @@ TEST(Cli, BackendSuitePasses) {
     EXPECT_TRUE(root.entries().empty());
 }
 
+// Every planted bug's correct twin passes.
+TEST(Cli, ZooTwinsPass) {
+    TempDir root, scratch;
+    auto r = run_binary({"run", source("scenarios/twins")}, root.path, scratch.path);
+    ASSERT_FALSE(r.timed_out);
+    EXPECT_EQ(r.status, 0) << r.out << r.err;
+    EXPECT_EQ(r.out.find("FAIL"), std::string::npos) << r.out;
+    EXPECT_TRUE(root.entries().empty());
+}
+
 TEST(Cli, MalformedScenarioExits2WithLocation) {
     TempDir root, scratch;
     const std::string f = write_file(scratch.path, "bad.yaml",
