@@ -18,6 +18,8 @@
 //             write (torn reads, found as corrupted messages); atomic: a
 //             seqlock.
 // End of channel: the control file (common/control.hpp).
+// Planted bugs for the zoo (`mutant:` on a ring channel) live apart, in
+// shm_mutants.hpp and mutant_*.cpp; open() dispatches to them.
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -30,6 +32,7 @@
 
 #include "ipctorture/message.hpp"
 #include "shm/shm_endpoint.hpp"
+#include "shm/shm_mutants.hpp"
 
 namespace ipct {
 
@@ -379,6 +382,31 @@ std::string explain_text() {
     return o.str();
 }
 
+// A mutant is a ring protocol of its own (shm_mutants.hpp): it needs layout
+// ring, replaces `sync`, and the single-producer single-consumer ones need
+// exactly that topology (with more, their indices race as well, which is
+// sync none's bug, not theirs).
+void validate_mutant(const ChannelSpec& ch, std::uint32_t readers, std::uint32_t writers) {
+    const Config c = shm::parse_config(ch.options);
+    const SourceLoc& at = ch.mutant_loc;
+    if (c.layout != Layout::kRing)
+        throw ScenarioError(at.file, at.line, at.column,
+                            "shm mutant '" + ch.mutant + "' needs layout ring (layout is " +
+                                shm::layout_name(c.layout) + ")");
+    if (auto it = ch.options.find("sync"); it != ch.options.end())
+        throw ScenarioError(it->second.loc.file, it->second.loc.line, it->second.loc.column,
+                            "option 'sync' does not apply with mutant '" + ch.mutant +
+                                "': the mutant is a ring protocol of its own; expected no "
+                                "'sync' (or no mutant)");
+    if (shm::ring_mutant_is_spsc(ch.mutant) && (readers != 1 || writers != 1))
+        throw ScenarioError(at.file, at.line, at.column,
+                            "shm mutant '" + ch.mutant +
+                                "' is a single-producer single-consumer ring; expected 1 writer "
+                                "and 1 reader on channel '" +
+                                ch.name + "', got " + std::to_string(writers) + " and " +
+                                std::to_string(readers));
+}
+
 class ShmBackend final : public Backend {
   public:
     std::string_view name() const override { return "shm"; }
@@ -390,6 +418,13 @@ class ShmBackend final : public Backend {
         return shm_contract(shm::parse_config(o));
     }
     void validate(const Options& o) const override { shm::parse_config(o); }
+    std::vector<MutantInfo> mutants() const override { return shm::ring_mutants(); }
+    // Where a mutant's requirements are checked: here the spec carries the
+    // mutant and its place in the file.
+    void validate_topology(const ChannelSpec& ch, std::uint32_t readers,
+                           std::uint32_t writers) const override {
+        if (!ch.mutant.empty()) validate_mutant(ch, readers, writers);
+    }
 
     nlohmann::json create(const ChannelSetup& ch) override {
         const Config c = shm::parse_config(ch.options);
@@ -407,6 +442,7 @@ class ShmBackend final : public Backend {
     std::unique_ptr<Endpoint> open(const ChannelSetup& ch, const nlohmann::json& st,
                                    Direction d) override {
         const Config c = shm::parse_config(ch.options);
+        if (!ch.mutant.empty()) return shm::make_mutant_endpoint(ch, st, c, d);
         switch (c.layout) {
             case Layout::kRing:
                 return shm::make_ring_endpoint(ch, st, c, d);

@@ -83,7 +83,9 @@ inline ChannelSetup make_setup(const std::string& run_dir, const std::string& ru
 // One channel and the workers on it.
 class Channel {
   public:
-    Channel(const Options& o, std::uint32_t writers, std::uint32_t readers) {
+    // mutant: one of the backend's planted bugs (ChannelSetup::mutant), or "".
+    Channel(const Options& o, std::uint32_t writers, std::uint32_t readers,
+            const std::string& mutant = "") {
         static int serial = 0;
         backend_ = find_backend("shm");
         const std::string dir = mptest::make_temp_dir("ipct-shmtest");
@@ -92,6 +94,7 @@ class Channel {
         setup_.options = o;
         setup_.writers = writers;
         setup_.readers = readers;
+        setup_.mutant = mutant;
         contract_ = backend_->contract(o);
         state_ = backend_->create(setup_);
     }

@@ -149,6 +149,14 @@ const std::map<std::string, ZooCase> kZoo = {
     {"shm-ring-none", {{"duplicated"}, {}}},
     {"shm-counter-none", {{"lost_update"}, {"corrupted"}}},
     {"shm-snapshot-none", {{"corrupted"}, {"lost", "duplicated"}}},
+    // Ring mutants (backends/shm/mutant_*.cpp).  A plain index store lets
+    // the consumer copy a half-written slot, but the indices stay right; a
+    // consumer that copies before it checks delivers the slot's previous
+    // message in place of the new one; producers and consumers that claim a
+    // position with a load and a store share it.
+    {"shm-ring-spsc-plain-store", {{"corrupted"}, {"lost", "duplicated", "fifo", "unexpected"}}},
+    {"shm-ring-spsc-read-before-check", {{"lost", "duplicated"}, {}}},
+    {"shm-ring-mpmc-check-then-act", {{"lost", "duplicated"}, {}}},
 };
 
 TEST(Cli, EveryZooScenarioIsCaughtAsWhatItIs) {
