@@ -179,6 +179,20 @@ TEST(Checker, CorruptReceiveIsCaughtAndNotLost) {
     EXPECT_EQ(r.channels[0].received, 9u);
 }
 
+TEST(Checker, TruncatedFrameNamesItsOffsetWithoutTheFlagBit) {
+    OneToOne t(10);
+    Record& bad = t.h.logs[t.cons][5];
+    bad.status = Status::kCorrupt;
+    bad.aux = 4;
+    bad.extra = 100 | 0x80000000u;  // the frame ran into the end of the stream
+    CheckResult r = t.h.check();
+    auto f = of_kind(r, FindingKind::kCorrupted);
+    ASSERT_EQ(f.size(), 1u);
+    EXPECT_NE(f[0]->summary.find("offset 100, frame cut short"), std::string::npos)
+        << f[0]->summary;
+    EXPECT_EQ(f[0]->summary.find("2147483748"), std::string::npos) << f[0]->summary;
+}
+
 TEST(Checker, GarbageIsUnexpected) {
     OneToOne t(10);
     t.h.logs[t.cons].insert(t.h.logs[t.cons].begin() + 3, t.h.logs[t.cons][2]);

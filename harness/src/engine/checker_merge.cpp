@@ -221,10 +221,15 @@ void Checker::on_corrupt(std::uint32_t p, std::uint64_t i, const Record& r) {
     ++st.corrupted;
     if (!has(c, Check::kCorrupted) || !keep(FindingKind::kCorrupted)) return;
     const char* verdict = verdict_name(static_cast<Verdict>(r.aux));
+    // The receive record's extra holds the first bad offset, its top bit
+    // flagging a frame cut short by the end of the stream (roles.cpp).
+    const std::uint32_t offset = r.extra & 0x7fffffffu;
+    const bool truncated = (r.extra & 0x80000000u) != 0;
     Finding& f = add(FindingKind::kCorrupted, c, r.origin, r.seq,
                      chan_name(c) + ": origin " + std::to_string(r.origin) + " seq " +
                          std::to_string(r.seq) + " received damaged (" + verdict +
-                         ", first bad byte at offset " + std::to_string(r.extra) + ")");
+                         ", first bad byte at offset " + std::to_string(offset) +
+                         (truncated ? ", frame cut short by the end of the stream" : "") + ")");
     if (sent) evidence(f, RecRef{slot.send_proc, slot.send_rec});
     evidence(f, ref);
 }
