@@ -32,6 +32,7 @@
 #include "common/control.hpp"
 #include "common/sysinfo.hpp"
 #include "ipctorture/message.hpp"
+#include "posix_mq/mutant_reorder_buffer.hpp"
 
 namespace ipct {
 
@@ -270,6 +271,7 @@ class PosixMqBackend final : public Backend {
     }
     void validate_usage(const std::vector<const ChannelSpec*>& channels,
                         const std::vector<std::uint32_t>&) const override;
+    std::vector<MutantInfo> mutants() const override { return {reorder_buffer_mutant()}; }
 
     nlohmann::json create(const ChannelSetup& ch) override;
     std::unique_ptr<Endpoint> open(const ChannelSetup& ch, const nlohmann::json& st,
@@ -385,8 +387,11 @@ std::unique_ptr<Endpoint> PosixMqBackend::open(const ChannelSetup& ch, const nlo
         errno = e;
         IPCT_FAIL_ERRNO("mq_getattr " + name);
     }
-    return std::make_unique<MqEndpoint>(
-        q, d, m.nonblocking, static_cast<std::size_t>(attr.mq_msgsize), std::move(ctl), ch.rank);
+    const auto msgsize = static_cast<std::size_t>(attr.mq_msgsize);
+    auto ep = std::make_unique<MqEndpoint>(q, d, m.nonblocking, msgsize, std::move(ctl), ch.rank);
+    if (d == Direction::kRead && ch.mutant == reorder_buffer_mutant().name)
+        return make_reorder_buffer_reader(std::move(ep), q, msgsize);
+    return ep;
 }
 
 std::string PosixMqBackend::explain() const {

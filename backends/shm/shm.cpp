@@ -386,7 +386,7 @@ std::string explain_text() {
 // ring, replaces `sync`, and the single-producer single-consumer ones need
 // exactly that topology (with more, their indices race as well, which is
 // sync none's bug, not theirs).
-void validate_mutant(const ChannelSpec& ch, std::uint32_t readers, std::uint32_t writers) {
+void check_ring_mutant(const ChannelSpec& ch, std::uint32_t readers, std::uint32_t writers) {
     const Config c = shm::parse_config(ch.options);
     const SourceLoc& at = ch.mutant_loc;
     if (c.layout != Layout::kRing)
@@ -423,7 +423,7 @@ class ShmBackend final : public Backend {
     // mutant and its place in the file.
     void validate_topology(const ChannelSpec& ch, std::uint32_t readers,
                            std::uint32_t writers) const override {
-        if (!ch.mutant.empty()) validate_mutant(ch, readers, writers);
+        if (!ch.mutant.empty()) check_ring_mutant(ch, readers, writers);
     }
 
     nlohmann::json create(const ChannelSetup& ch) override {

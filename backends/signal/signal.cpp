@@ -44,6 +44,7 @@ extern "C" {
 
 #include "common/control.hpp"
 #include "ipctorture/message.hpp"
+#include "signal/mutant_standard.hpp"
 
 namespace ipct {
 
@@ -449,9 +450,15 @@ class SignalBackend final : public Backend {
         if (r != 0) IPCT_FAIL_ERRNO("ftruncate " + pids);
         return {{"control", control_path(ch)}, {"pids", pids}};
     }
+    std::vector<MutantInfo> mutants() const override { return {standard_signal_mutant()}; }
+    void validate_mutant(const ChannelSpec& ch, const ProcessSpec&, Direction) const override {
+        if (ch.mutant == standard_signal_mutant().name) validate_standard_signal(ch);
+    }
     std::unique_ptr<Endpoint> open(const ChannelSetup& ch, const nlohmann::json&,
                                    Direction d) override {
-        const SignalOptions s = parse_options(ch.options);
+        const bool standard = ch.mutant == standard_signal_mutant().name;
+        const SignalOptions s =
+            parse_options(standard ? standard_signal_options(ch.options) : ch.options);
         if (d == Direction::kRead) return std::make_unique<SignalReader>(ch, s);
         return std::make_unique<SignalWriter>(ch, s);
     }

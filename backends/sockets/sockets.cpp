@@ -35,6 +35,7 @@
 #include "common/fd_stream.hpp"
 #include "common/socket_util.hpp"
 #include "common/sysinfo.hpp"
+#include "sockets/mutant_whole_read.hpp"
 #include "sockets/socket_endpoints.hpp"
 
 namespace ipct {
@@ -324,6 +325,10 @@ class SocketBackend final : public Backend {
         return contract_for(kind_, parse_options(kind_, o));
     }
     void validate(const Options& o) const override { parse_options(kind_, o); }
+    std::vector<MutantInfo> mutants() const override {
+        if (stream(kind_)) return {whole_read_mutant()};
+        return {};
+    }
 
     json create(const ChannelSetup& ch) override {
         return make_server(kind_, ch, parse_options(kind_, ch.options));
@@ -344,6 +349,8 @@ class SocketBackend final : public Backend {
         const int fd = st.at("fd").get<int>();
         if (::fcntl(fd, F_GETFD) < 0) IPCT_FAIL_ERRNO("inherited server socket fd is not open");
         ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+        if (ch.mutant == whole_read_mutant().name)
+            return make_whole_read_reader(fd, std::move(ctl), s.max_message);
         if (connected(kind_))
             return std::make_unique<ConnectionReader>(fd, stream(kind_), std::move(ctl), ch.seed,
                                                       s.max_message);

@@ -47,6 +47,8 @@
 #include "common/control.hpp"
 #include "common/sysinfo.hpp"
 #include "ipctorture/message.hpp"
+#include "sysv_msg/mutant_eintr_is_eof.hpp"
+#include "sysv_msg/mutant_msgtyp_sign.hpp"
 
 namespace ipct {
 
@@ -321,6 +323,13 @@ class SysvMsgBackend final : public Backend {
         if (d == Direction::kRead) parse_reader(e);
     }
     ReceiveRequest receive_request(const Options&, const Options& e) const override;
+    std::vector<MutantInfo> mutants() const override {
+        return {msgtyp_sign_mutant(), eintr_is_eof_mutant()};
+    }
+    void validate_mutant(const ChannelSpec& ch, const ProcessSpec& p, Direction d) const override {
+        if (ch.mutant == msgtyp_sign_mutant().name) validate_msgtyp_sign(ch, p, d);
+        if (ch.mutant == eintr_is_eof_mutant().name) validate_eintr_is_eof(ch);
+    }
     void validate_usage(const std::vector<const ChannelSpec*>& channels,
                         const std::vector<std::uint32_t>&) const override;
 
@@ -433,7 +442,9 @@ std::unique_ptr<Endpoint> SysvMsgBackend::open(const ChannelSetup& ch, const nlo
                                                Direction d) {
     const Limits l = live_limits();
     const MsgOptions m = parse_options(ch.options, l);
-    const ReaderOptions ro = d == Direction::kRead ? parse_reader(ch.endpoint) : ReaderOptions{};
+    ReaderOptions ro = d == Direction::kRead ? parse_reader(ch.endpoint) : ReaderOptions{};
+    if (d == Direction::kRead && ch.mutant == msgtyp_sign_mutant().name)
+        ro.msgtyp = msgtyp_sign_passed(static_cast<long>(ro.msgtyp));
     std::optional<int> id;
     if (st.is_object() && st.contains("msqid")) id = st["msqid"].get<int>();
     if (!id) id = read_id_file(id_path(ch)).id;
@@ -444,6 +455,10 @@ std::unique_ptr<Endpoint> SysvMsgBackend::open(const ChannelSetup& ch, const nlo
     if (::msgctl(*id, IPC_STAT, &ds) != 0)
         IPCT_FAIL_ERRNO("System V queue " + std::to_string(*id) + " of channel '" + ch.name + "'");
     const std::size_t max = std::min<std::uint64_t>(l.msgmax, ds.msg_qbytes);
+    if (d == Direction::kRead && ch.mutant == eintr_is_eof_mutant().name)
+        return make_eintr_is_eof_reader(*id, max, static_cast<long>(ro.msgtyp),
+                                        ro.except ? MSG_EXCEPT : 0,
+                                        ChannelControl(control_path(ch)));
     return std::make_unique<MsgEndpoint>(*id, d, m.nonblocking, max, ro,
                                          ChannelControl(control_path(ch)), ch.rank);
 }

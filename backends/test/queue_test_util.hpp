@@ -89,6 +89,8 @@ class TestChannel {
     const ChannelSetup& setup() const { return setup_; }
     const json& state() const { return state_; }
     const Contract& contract() const { return contract_; }
+    // Every endpoint opened from now on runs this planted bug.
+    void set_mutant(const std::string& name) { setup_.mutant = name; }
     // What open() and process_gone() get for one side.
     ChannelSetup side(Direction d, std::uint32_t rank, const Options& endpoint = {}) const {
         ChannelSetup s = setup_;

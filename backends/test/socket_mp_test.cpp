@@ -159,6 +159,44 @@ TEST_P(StreamKinds, GarbageStaysWithinItsConnection) {
     EXPECT_EQ(rep.out_of_order, 0u);
 }
 
+// The planted bug whole-read: one recv() taken for one message.  With small
+// socket buffers a 64 KiB message is never in flight whole, so every receive
+// of the mutant is a piece (the correct reader's are whole frames: above);
+// the pieces still add up to every byte sent, and the channel still ends.
+TEST_P(StreamKinds, MutantWholeReadHandsOverPieces) {
+    constexpr std::uint64_t kMessages = 20;
+    constexpr std::size_t kSize = 64 * 1024;
+    create(GetParam(), large_options(GetParam()), 1, 1);
+    ASSERT_EQ(backend_->mutants().size(), 1u);
+    setup_.mutant = backend_->mutants()[0].name;
+    EXPECT_EQ(setup_.mutant, "whole-read");
+    const std::size_t r = spawn(Direction::kRead, [&](Endpoint& ep, Report& rep) {
+        std::vector<std::byte> buf(contract_.max_message);
+        const Payload payload(kSeed);
+        for (;;) {
+            const IoResult res = ep.receive(buf);
+            if (res.eof()) break;
+            if (!res.ok()) return rep.fail("receive: " + errno_name(res.err));
+            rep.sent += res.done;  // bytes, in this report
+            if (payload.verify(std::span(buf).first(res.done), contract_.max_message) ==
+                Verdict::kOk)
+                ++rep.received[0];
+            else
+                ++rep.corrupt;
+        }
+        ++rep.eofs;
+    });
+    const std::size_t w = writer(0, kMessages, kSize, kSize);
+    ASSERT_NO_FATAL_FAILURE(start());
+    ASSERT_NO_FATAL_FAILURE(wait_for());
+    EXPECT_EQ(expect_clean(w, "writer").sent, kMessages);
+    const Report rep = expect_clean(r, "reader");
+    EXPECT_EQ(rep.eofs, 1u);
+    EXPECT_EQ(rep.sent, kMessages * kSize) << "every byte arrives, in pieces";
+    EXPECT_EQ(rep.received[0], 0u) << "no receive held a whole message";
+    EXPECT_GE(rep.corrupt, 2 * kMessages);
+}
+
 // Cleanup from the setup alone (the plan written before create()), twice;
 // nothing left and no descriptor kept.
 TEST_P(SocketKinds, CleanupWorksFromTheSetupAlone) {

@@ -157,6 +157,21 @@ const std::map<std::string, ZooCase> kZoo = {
     {"shm-ring-spsc-plain-store", {{"corrupted"}, {"lost", "duplicated", "fifo", "unexpected"}}},
     {"shm-ring-spsc-read-before-check", {{"lost", "duplicated"}, {}}},
     {"shm-ring-mpmc-check-then-act", {{"lost", "duplicated"}, {}}},
+    // A stream reader that takes one recv() for one message hands over
+    // truncated frames and then their tails; nothing is received twice.
+    {"unix-stream-whole-read", {{"corrupted", "unexpected"}, {"duplicated", "fifo"}}},
+    {"tcp-whole-read", {{"corrupted", "unexpected"}, {"duplicated", "fifo"}}},
+    // A reader that takes EINTR for end of input stops early: what the
+    // writers send afterwards stays in the queue, lost.
+    {"sysv-eintr-is-eof", {{"lost"}, {"duplicated", "corrupted", "selective"}}},
+    // A user-space reorder buffer hands a low priority over while a higher
+    // one waits; nothing is lost.
+    {"posix-mq-reorder-buffer", {{"priority"}, {"lost", "duplicated", "corrupted"}}},
+    // msgrcv(-N) for a reader of type N takes lower types too.
+    {"sysv-msgtyp-sign", {{"selective"}, {"lost", "duplicated", "corrupted"}}},
+    // A standard signal in place of a real-time one coalesces: payloads are
+    // lost, and what arrives is intact and in order.
+    {"signal-standard-signal", {{"lost"}, {"duplicated", "corrupted", "fifo", "priority"}}},
 };
 
 TEST(Cli, EveryZooScenarioIsCaughtAsWhatItIs) {

@@ -134,6 +134,14 @@ class Backend {
     // The planted bugs this backend can run instead of its correct code
     // (the code lives in files named mutant_*.cpp).  Default: none.
     virtual std::vector<MutantInfo> mutants() const { return {}; }
+    // A mutant that fits only some channels or processes (a reader that sets
+    // msgtyp, say): called for each process side of a channel that selects
+    // one, after validate_endpoint(); throws ScenarioError (at
+    // channel.mutant_loc, naming the process).  Default: fits everywhere.
+    virtual void validate_mutant(const ChannelSpec& channel, const ProcessSpec& process,
+                                 Direction d) const {
+        (void)channel, (void)process, (void)d;
+    }
     // Signals the channel's endpoints use (a signaler must not send them to
     // its processes).
     virtual std::vector<int> signals_used(const Options& opts) const {

@@ -154,20 +154,23 @@ int cmd_explain(const std::string& name) {
               << "  unit:        " << c.unit << "\n"
               << "  boundaries:  " << (c.boundaries ? "kept" : "not kept (framing needed)") << "\n"
               << "  order:       "
-              << (c.priority    ? "highest priority first, FIFO within a priority"
+              << (c.priority
+                      ? (b->receive_request({}, {}).order == ReceiveRequest::Order::kLowestFirst
+                             ? "lowest number first, FIFO within a number"
+                             : "highest priority first, FIFO within a priority")
                   : c.selective ? "FIFO within a type; readers select by type (msgtyp)"
                   : c.fifo      ? "FIFO per sender"
                                 : "none promised")
               << "\n"
               << "  loss:        " << (c.lossless ? "none" : "allowed") << "\n"
               << "  max message: " << c.max_message << " bytes\n"
-              << "  notes:       " << c.notes << "\n"
-              << "live kernel limits:\n";
+              << "  notes:       " << c.notes << "\n";
     const std::vector<MutantInfo> mutants = b->mutants();
     if (!mutants.empty()) {
         std::cout << "mutants (planted bugs, `mutant: NAME` on a channel):\n";
         for (const MutantInfo& m : mutants) std::cout << "  " << m.name << ": " << m.summary << "\n";
     }
+    std::cout << "live kernel limits:\n";
     std::istringstream lim(b->explain());
     for (std::string line; std::getline(lim, line);) std::cout << "  " << line << "\n";
     return kExitPass;

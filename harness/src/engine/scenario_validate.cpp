@@ -257,8 +257,10 @@ void check_endpoint_options(const Scenario& s) {
                                (list.empty() ? std::string("; its channels take no process options")
                                              : "; expected one of: " + list));
         }
-        for (const auto& [c, d] : sides)
+        for (const auto& [c, d] : sides) {
             find_backend(c->backend)->validate_endpoint(c->options, p.options, d);
+            if (!c->mutant.empty()) find_backend(c->backend)->validate_mutant(*c, p, d);
+        }
     }
 }
 
