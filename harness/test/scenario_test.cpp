@@ -311,6 +311,12 @@ const std::vector<Case> kCases = {
      base({{9, "    channel: data\n    sigsafe: true"}})},
     {"SigsafeAList", base({{9, "    channel: data\n    sigsafe: [true]"}}), 10, 14,
      "expected true or false for 'sigsafe'", base({{9, "    channel: data\n    sigsafe: no"}})},
+    {"HandlerMutantNeedsTheHandler",
+     base({{3, "  data: {backend: signal, mutant: handler-printf}"},
+           {7, "    workload: {messages: 10, size: 32}"}}),
+     3, 35, "expected option receive: handler on channel 'data'",
+     base({{3, "  data: {backend: signal, mutant: handler-printf, options: {receive: handler}}"},
+           {7, "    workload: {messages: 10, size: 32}"}})},
     // planted bugs
     {"UnknownMutant", base({{3, "  data: {backend: pipe, mutant: torn}"}}), 3, 33,
      "unknown mutant 'torn' for backend 'pipe'; expected none: it has no mutants", base()},

@@ -1,7 +1,8 @@
 // The signal-safety interposer (libipctorture_sigsafe.so) in real processes:
 // on a small C program that is not ours (sigsafe_victim.c), where each
 // unsafe handler is caught with its function and frames and the safe one is
-// not.
+// not; and on the harness's own workers, through the zoo's planted handlers
+// and their correct twins.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -71,6 +72,23 @@ VictimRun run_victim(const std::string& mode, int times, bool to_file = true) {
     symbolize_sigsafe_reports(r.reports);
     return r;
 }
+
+// ThreadSanitizer runs handlers through its own wrapper and reports unsafe
+// calls itself (ending the worker); the harness tests below need a worker
+// the interposer alone watches.
+#if defined(__SANITIZE_THREAD__)
+#define IPCT_UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define IPCT_UNDER_TSAN 1
+#endif
+#endif
+
+#ifdef IPCT_UNDER_TSAN
+#define SKIP_UNDER_TSAN() GTEST_SKIP() << "ThreadSanitizer reports signal-unsafe calls itself"
+#else
+#define SKIP_UNDER_TSAN() (void)0
+#endif
 
 bool contains(const std::string& s, const std::string& part) {
     return s.find(part) != std::string::npos;
@@ -169,4 +187,80 @@ TEST(SigsafeVictim, ReportsGoToStderrWithoutAFile) {
     EXPECT_EQ(r.status, 0) << r.err;
     ASSERT_EQ(r.reports.size(), 1u) << r.err;
     EXPECT_EQ(r.reports[0].function, "printf");
+}
+
+// The zoo's planted handler, through the whole harness: the finding names
+// the process, its role, the function and where.
+TEST(SigsafeHarness, APlantedPrintfIsAFindingOfTheConsumer) {
+    SKIP_UNDER_TSAN();
+    TempDir root, scratch;
+    const std::string json = scratch.path + "/r.json";
+    auto r = run_binary({"run", source("scenarios/zoo/signal-handler-printf.yaml"), "--json", json},
+                        root.path, scratch.path);
+    ASSERT_FALSE(r.timed_out);
+    EXPECT_EQ(r.status, 1) << r.out << r.err;
+    const nlohmann::json j = nlohmann::json::parse(slurp(json));
+    const nlohmann::json& s = j["scenarios"][0];
+    EXPECT_GE(s["counts"]["signal_safety"].get<int>(), 1);
+    for (const char* k : {"lost", "duplicated", "corrupted", "fifo", "priority", "crash"})
+        EXPECT_EQ(s["counts"][k].get<int>(), 0) << k;
+    bool seen = false;
+    for (const auto& f : s["findings"]) {
+        if (f["kind"] != "signal_safety") continue;
+        seen = true;
+        const nlohmann::json& ss = f["signal_safety"];
+        EXPECT_EQ(ss["process"], "consumer0");
+        EXPECT_EQ(ss["role"], "consumer");
+        // AddressSanitizer's printf forwards to vprintf, which is where we see it.
+        EXPECT_TRUE(ss["function"] == "printf" || ss["function"] == "vprintf") << ss.dump(2);
+        // printf is the handler's tail call: the handler itself is the frame.
+        EXPECT_TRUE(contains(ss["raw_handler"], "ipctorture+0x")) << ss.dump(2);
+        if (have_addr2line()) {
+            EXPECT_TRUE(contains(ss["handler"], "mutant_printf_handler (mutant_handler.cpp:"))
+                << ss.dump(2);
+        }
+    }
+    EXPECT_TRUE(seen) << s.dump(2);
+    EXPECT_NE(s["reproduce"].get<std::string>().find("--seed"), std::string::npos);
+    auto c = run_binary({"clean"}, root.path, scratch.path);
+    EXPECT_EQ(c.status, 0) << c.err;
+}
+
+// --sigsafe puts every worker under the interposer; without it the same
+// planted handler passes: nothing in the history shows it.
+TEST(SigsafeHarness, TheCommandLineFlagCoversEveryProcess) {
+    SKIP_UNDER_TSAN();
+    TempDir root, scratch;
+    std::string text = slurp(source("scenarios/zoo/signal-handler-errno.yaml"));
+    const std::string key = "    sigsafe: true\n";
+    ASSERT_NE(text.find(key), std::string::npos);
+    text.erase(text.find(key), key.size());
+    const std::string file = scratch.path + "/no-sigsafe.yaml";
+    std::ofstream(file) << text;
+    auto plain = run_binary({"run", file}, root.path, scratch.path);
+    EXPECT_EQ(plain.status, 0) << plain.out << plain.err;
+    auto flagged = run_binary({"run", file, "--sigsafe"}, root.path, scratch.path);
+    EXPECT_EQ(flagged.status, 1) << flagged.out << flagged.err;
+    EXPECT_NE(flagged.out.find("signal_safety: consumer0 (consumer)"), std::string::npos)
+        << flagged.out;
+    EXPECT_NE(flagged.out.find("--sigsafe"), std::string::npos) << "reproduce keeps the flag";
+    run_binary({"clean"}, root.path, scratch.path);
+}
+
+// Every worker under the interposer (--sigsafe): the twins and the backend
+// scenarios whose workers take signals (handlers of the signal backend, the
+// signaler's targets, sysv_msg's wake-up timer) must stay clean.
+TEST(SigsafeHarness, OurOwnHandlersAreCleanUnderTheInterposer) {
+    TempDir root, scratch;
+    auto r = run_binary({"run", source("scenarios/twins/signal-handler-printf.yaml"),
+                         source("scenarios/twins/signal-handler-malloc.yaml"),
+                         source("scenarios/twins/signal-handler-errno.yaml"),
+                         source("scenarios/backends/signal-realtime-handler.yaml"),
+                         source("scenarios/backends/signaler-storm-pipe.yaml"),
+                         source("scenarios/backends/sysv-msg-selective.yaml"), "--sigsafe"},
+                        root.path, scratch.path);
+    ASSERT_FALSE(r.timed_out);
+    EXPECT_EQ(r.status, 0) << r.out << r.err;
+    EXPECT_EQ(r.out.find("FAIL"), std::string::npos) << r.out;
+    EXPECT_TRUE(root.entries().empty());
 }
