@@ -182,6 +182,23 @@ TEST(SigsafeVictim, AHandlerLeftWithSiglongjmpHasEnded) {
     EXPECT_EQ(r.raw, "");
 }
 
+// Handlers are counted per thread: another thread that allocates and prints
+// while the main thread's safe handler runs is not in a handler.
+TEST(SigsafeVictim, OtherThreadsAreNotInTheHandler) {
+    const VictimRun r = run_victim("threads", 20000);
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.raw, "");
+}
+
+// sigset() goes through the interposer too, and returns the old disposition.
+TEST(SigsafeVictim, SystemVSigset) {
+    const VictimRun r = run_victim("sigset", 100);
+    EXPECT_EQ(r.status, 0) << r.err << "(3: sigset did not return the old disposition)";
+    ASSERT_EQ(r.reports.size(), 1u) << r.raw;
+    EXPECT_EQ(r.reports[0].function, "puts");
+    expect_in_victim(r.reports[0].handler, r.reports[0].raw_handler, "on_usr1_puts");
+}
+
 TEST(SigsafeVictim, ReportsGoToStderrWithoutAFile) {
     const VictimRun r = run_victim("printf", 10, false);
     EXPECT_EQ(r.status, 0) << r.err;

@@ -69,6 +69,28 @@ static void on_usr1_jump(int signo) {
     siglongjmp(escape, 1);
 }
 
+/* Installed with System V's sigset(). */
+static void on_usr1_puts(int signo) {
+    (void)signo;
+    puts("caught");
+    caught = caught + 1;
+}
+
+/* Allocates and prints while the main thread's safe handler runs: nothing
+ * of this thread's may be reported. */
+static volatile int stop;
+static void* busy(void* arg) {
+    (void)arg;
+    FILE* null = fopen("/dev/null", "w");
+    while (!stop) {
+        kept = malloc(128);
+        fprintf(null, "%p\n", kept);
+        free(kept);
+    }
+    fclose(null);
+    return NULL;
+}
+
 static int install(int signo, void (*h)(int), int siginfo) {
     struct sigaction sa, old;
     memset(&sa, 0, sizeof sa);
@@ -96,8 +118,22 @@ int main(int argc, char** argv) {
     if (strcmp(mode, "lock") == 0) h = on_usr1_lock;
     if (strcmp(mode, "nest") == 0) h = on_usr1_nest;
     if (strcmp(mode, "jump") == 0) h = on_usr1_jump;
-    if (h == NULL) return 2;
-    if (!install(SIGUSR1, h, siginfo)) return 3;
+    if (strcmp(mode, "threads") == 0) h = on_usr1_safe;
+    if (strcmp(mode, "sigset") == 0) {
+/* Deprecated, and still what old programs call. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+        if (sigset(SIGUSR1, on_usr1_puts) != SIG_DFL ||
+            sigset(SIGUSR1, on_usr1_puts) != on_usr1_puts)
+            return 3; /* sigset() must return the old disposition */
+#pragma GCC diagnostic pop
+    } else if (h == NULL) {
+        return 2;
+    } else if (!install(SIGUSR1, h, siginfo)) {
+        return 3;
+    }
+    pthread_t thread;
+    if (strcmp(mode, "threads") == 0 && pthread_create(&thread, NULL, busy, NULL) != 0) return 7;
     if (strcmp(mode, "nest") == 0 && signal(SIGUSR2, on_usr2_malloc) == SIG_ERR) return 4;
     if (signal(SIGUSR2, SIG_DFL) != (strcmp(mode, "nest") == 0 ? on_usr2_malloc : SIG_DFL))
         return 5; /* signal() must return the old handler too */
@@ -105,6 +141,10 @@ int main(int argc, char** argv) {
     for (volatile int i = 0; i < times; ++i) {
         if (strcmp(mode, "jump") == 0 && sigsetjmp(escape, 1) != 0) continue;
         raise(SIGUSR1);
+    }
+    if (strcmp(mode, "threads") == 0) {
+        stop = 1;
+        pthread_join(thread, NULL);
     }
     /* Outside any handler now: none of this may be reported. */
     kept = malloc(100);
