@@ -67,6 +67,14 @@ static void put_int(struct buf* b, int64_t v) {
     put_uint(b, v < 0 ? (uint64_t)(-(v + 1)) + 1 : (uint64_t)v, 10);
 }
 
+/* A path, with the two bytes that would break the line format replaced. */
+static void put_path(struct buf* b, const char* s) {
+    for (size_t i = 0; s[i] != '\0' && i < SS_PATH_MAX; ++i) {
+        const char c = s[i] == '\t' || s[i] == '\n' ? '?' : s[i];
+        put(b, &c, 1);
+    }
+}
+
 static void put_field(struct buf* b, const char* key, int64_t v) {
     put(b, "\t", 1);
     puts_(b, key);
@@ -81,7 +89,7 @@ static void put_location(struct buf* b, uintptr_t pc) {
     if (find_object != NULL && find_object((void*)pc, &found) == 0 && found.dlfo_link_map != NULL) {
         const struct link_map* lm = found.dlfo_link_map;
         const char* name = lm->l_name != NULL && lm->l_name[0] != '\0' ? lm->l_name : exe_path;
-        put(b, name, strnlen(name, SS_PATH_MAX));
+        put_path(b, name);
         put(b, "+0x", 3);
         put_uint(b, pc - lm->l_addr, 16);
         return;
