@@ -44,6 +44,7 @@ extern "C" {
 
 #include "common/control.hpp"
 #include "ipctorture/message.hpp"
+#include "signal/mutant_handler.hpp"
 #include "signal/mutant_standard.hpp"
 
 namespace ipct {
@@ -195,7 +196,7 @@ class SignalReader final : public Endpoint {
         if (::sigprocmask(SIG_BLOCK, &set_, &waiting_mask_) != 0) IPCT_FAIL_ERRNO("sigprocmask");
         for (int sig = 1; sig < NSIG; ++sig)
             if (sigismember(&set_, sig)) sigdelset(&waiting_mask_, sig);
-        if (opt_.handler) install_handler();
+        if (opt_.handler) install_handler(ch.mutant);
         publish(ch);
     }
     IoResult send(std::span<const std::byte>) override { return {0, EBADF, 0}; }
@@ -204,11 +205,11 @@ class SignalReader final : public Endpoint {
     void close() override {}
 
   private:
-    void install_handler() {
+    void install_handler(const std::string& mutant) {
         if (g_ring_taken.exchange(true))
             IPCT_FAIL("a process can read only one signal channel with receive: handler");
         struct sigaction sa {};
-        sa.sa_sigaction = on_channel_signal;
+        sa.sa_sigaction = handler_for_mutant(mutant, on_channel_signal);
         sa.sa_flags = SA_SIGINFO;
         sigfillset(&sa.sa_mask);
         for (int sig = 1; sig < NSIG; ++sig)
@@ -411,8 +412,22 @@ class SignalBackend final : public Backend {
     }
     Contract contract(const Options& o) const override { return contract_of(parse_options(o)); }
     void validate(const Options& o) const override { parse_options(o); }
+    std::vector<MutantInfo> mutants() const override {
+        std::vector<MutantInfo> v = handler_mutants();
+        v.push_back(standard_signal_mutant());
+        return v;
+    }
+    void validate_mutant(const ChannelSpec& ch, const ProcessSpec&, Direction) const override {
+        if (ch.mutant == standard_signal_mutant().name) validate_standard_signal(ch);
+    }
     void validate_topology(const ChannelSpec& ch, std::uint32_t readers,
                            std::uint32_t) const override {
+        if (is_handler_mutant(ch.mutant) && !parse_options(ch.options).handler)
+            throw ScenarioError(ch.mutant_loc.file, ch.mutant_loc.line, ch.mutant_loc.column,
+                                "mutant '" + ch.mutant +
+                                    "' plants its bug in the receive handler; expected option "
+                                    "receive: handler on channel '" +
+                                    ch.name + "'");
         if (parse_options(ch.options).realtime || readers <= 1) return;
         throw ScenarioError(ch.loc.file, ch.loc.line, ch.loc.column,
                             "channel '" + ch.name + "' (signal, kind: standard) has " +
@@ -449,10 +464,6 @@ class SignalBackend final : public Backend {
         errno = e;
         if (r != 0) IPCT_FAIL_ERRNO("ftruncate " + pids);
         return {{"control", control_path(ch)}, {"pids", pids}};
-    }
-    std::vector<MutantInfo> mutants() const override { return {standard_signal_mutant()}; }
-    void validate_mutant(const ChannelSpec& ch, const ProcessSpec&, Direction) const override {
-        if (ch.mutant == standard_signal_mutant().name) validate_standard_signal(ch);
     }
     std::unique_ptr<Endpoint> open(const ChannelSetup& ch, const nlohmann::json&,
                                    Direction d) override {

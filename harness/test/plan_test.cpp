@@ -195,6 +195,7 @@ Plan rich_plan() {
     p.processes[0].workload.rate = 0.1;  // not exact in binary: must still round-trip
     p.processes[1].seed = ~0ull;
     p.channels[1].mutant = "torn-read";
+    p.processes[2].sigsafe = true;
     return p;
 }
 
@@ -209,6 +210,8 @@ TEST(PlanJson, RoundTripsInMemory) {
     EXPECT_EQ(q.channels[1].mutant, "torn-read");
     EXPECT_EQ(channel_setup(q, 1).mutant, "torn-read") << "the backend sees the mutant";
     EXPECT_EQ(channel_setup(q, 0).mutant, "");
+    EXPECT_TRUE(q.processes[2].sigsafe);
+    EXPECT_FALSE(q.processes[1].sigsafe);
 }
 
 TEST(PlanJson, RoundTripsThroughText) {

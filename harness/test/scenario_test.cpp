@@ -305,6 +305,18 @@ const std::vector<Case> kCases = {
     {"BoundUnknown", base({{3, "  data: {backend: pipe, bounds: {max_lag: 0.1}}"}}), 3, 34,
      "unknown key 'max_lag' in 'bounds'",
      base({{3, "  data: {backend: pipe, bounds: {max_reorder: 0.1}}"}})},
+    // the signal-safety interposer
+    {"SigsafeNotABoolean", base({{9, "    channel: data\n    sigsafe: maybe"}}), 10, 14,
+     "expected true or false for 'sigsafe', got 'maybe'",
+     base({{9, "    channel: data\n    sigsafe: true"}})},
+    {"SigsafeAList", base({{9, "    channel: data\n    sigsafe: [true]"}}), 10, 14,
+     "expected true or false for 'sigsafe'", base({{9, "    channel: data\n    sigsafe: no"}})},
+    {"HandlerMutantNeedsTheHandler",
+     base({{3, "  data: {backend: signal, mutant: handler-printf}"},
+           {7, "    workload: {messages: 10, size: 32}"}}),
+     3, 35, "expected option receive: handler on channel 'data'",
+     base({{3, "  data: {backend: signal, mutant: handler-printf, options: {receive: handler}}"},
+           {7, "    workload: {messages: 10, size: 32}"}})},
     // planted bugs
     {"UnknownMutant", base({{3, "  data: {backend: pipe, mutant: torn}"}}), 3, 33,
      "unknown mutant 'torn' for backend 'pipe'; expected none: it has no mutants", base()},
@@ -589,6 +601,8 @@ TEST(LoadScenario, ReadsProcesses) {
 
     const ProcessSpec& c = s.processes[3];
     EXPECT_EQ(c.role, Role::kConsumer);
+    EXPECT_FALSE(c.sigsafe);
+    EXPECT_TRUE(load(base({{9, "    channel: data\n    sigsafe: true"}})).processes[1].sigsafe);
     EXPECT_EQ(c.count, 2);
     EXPECT_EQ(c.channel, "out");
     EXPECT_DOUBLE_EQ(c.workload.start_delay_s, 1.5);

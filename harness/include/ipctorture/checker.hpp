@@ -27,7 +27,10 @@
 //               ended before the last send began;
 //   hang        the watchdog killed a worker (the last operation it logged);
 //   crash       a worker ended by a signal the harness did not send, or with
-//               a non-zero status.
+//               a non-zero status;
+//   signal_safety  a worker under the signal-safety interposer called a
+//               function that is not async-signal-safe inside a handler, or
+//               a handler returned with errno changed (sigsafe.hpp).
 // Linear in the history (a k-way merge over the process logs, k = number of
 // processes); memory bounded by the messages in flight plus the findings.
 #pragma once
@@ -41,6 +44,7 @@
 
 #include "ipctorture/event_log.hpp"
 #include "ipctorture/plan.hpp"
+#include "ipctorture/sigsafe.hpp"
 
 namespace ipct {
 
@@ -56,8 +60,9 @@ enum class FindingKind : std::uint8_t {
     kSelective,     // a queue-order or type violation on a selective channel (sysv_msg)
     kLostUpdate,    // a shared counter ended below the increments made
     kLastDelivery,  // coalescing signals: no delivery after the last send
+    kSignalSafety,  // the interposer's report: an unsafe call in a handler, errno clobbered
 };
-inline constexpr int kFindingKinds = 11;
+inline constexpr int kFindingKinds = 12;
 const char* finding_kind_name(FindingKind k);
 // The kind named `name` (as finding_kind_name() spells it); nullopt if none.
 std::optional<FindingKind> parse_finding_kind(std::string_view name);
@@ -75,6 +80,7 @@ struct Finding {
     std::uint64_t seq = 0;
     std::string summary;  // one line a person can read
     std::vector<Evidence> evidence;
+    std::optional<SignalSafetyReport> signal_safety;  // kSignalSafety: the report
 };
 
 // Measured on every channel, whatever its checks: a rule the channel does not

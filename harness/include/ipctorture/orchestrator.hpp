@@ -27,6 +27,7 @@ struct RunOptions {
     std::string run_root;               // empty = default_run_root()
     std::string worker_exe;             // empty = this executable
     std::size_t max_findings = 100;     // listed per kind; counts are always exact
+    bool sigsafe = false;               // every process under the signal-safety interposer
 };
 
 struct WorkerEnd {

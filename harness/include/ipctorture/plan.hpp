@@ -46,6 +46,7 @@ struct PlannedProcess {
     // (signals_for).
     std::vector<std::uint32_t> targets;
     int signal = 0;
+    bool sigsafe = false;  // started under the signal-safety interposer
     bool operator==(const PlannedProcess&) const = default;
 };
 

@@ -146,6 +146,8 @@ struct ProcessSpec {
     std::vector<OptionValue> targets;
     int signal = 0;
     SourceLoc signal_loc;
+    // Run under the signal-safety interposer (LD_PRELOAD; sigsafe.hpp).
+    bool sigsafe = false;
     SourceLoc loc;
     bool operator==(const ProcessSpec&) const = default;
 };

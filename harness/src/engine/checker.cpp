@@ -47,6 +47,8 @@ const char* finding_kind_name(FindingKind k) {
             return "lost_update";
         case FindingKind::kLastDelivery:
             return "last_delivery";
+        case FindingKind::kSignalSafety:
+            return "signal_safety";
     }
     return "unknown";
 }

@@ -27,7 +27,8 @@ struct RunArgs {
     bool keep = false;
     bool quiet = false;
     std::size_t max_findings = 100;
-    std::string cell;  // run only this matrix cell
+    std::string cell;      // run only this matrix cell
+    bool sigsafe = false;  // every process under the signal-safety interposer
 };
 
 std::vector<std::string> expand(const std::vector<std::string>& paths) {
@@ -44,6 +45,7 @@ std::string reproduce_cmd(const std::string& file, const std::string& cell, std:
     std::string c = "ipctorture run " + shell_quote(file) + " --seed " + std::to_string(seed);
     if (!cell.empty()) c += " --cell " + shell_quote(cell);
     if (a.timeout) c += " --timeout " + std::to_string(*a.timeout);
+    if (a.sigsafe) c += " --sigsafe";
     return c;
 }
 
@@ -67,6 +69,7 @@ ScenarioReport run_one(const Scenario& s, const RunArgs& a) {
     o.timeout_s = a.timeout;
     o.keep = a.keep;
     o.max_findings = a.max_findings;
+    o.sigsafe = a.sigsafe;
     try {
         r.outcome = run_scenario(s, o);
         r.ran = true;
@@ -207,6 +210,8 @@ int cli_main(int argc, char** argv) {
     run->add_option("--cell", ra.cell,
                     "run only this cell of a matrix scenario (its label, as in 'backend=tcp')");
     run->add_flag("--quiet", ra.quiet, "print nothing; use the exit status or --json");
+    run->add_flag("--sigsafe", ra.sigsafe,
+                  "run every process under the signal-safety interposer (as `sigsafe: true`)");
     run->add_option("--max-findings", ra.max_findings,
                     "findings listed per kind in the report (counts are always exact)")
         ->check(CLI::PositiveNumber);

@@ -19,6 +19,7 @@
 
 #include "ipctorture/backend.hpp"
 #include "ipctorture/event_log.hpp"
+#include "ipctorture/sigsafe.hpp"
 #include "run_dir.hpp"
 
 namespace ipct {
@@ -36,10 +37,16 @@ struct WorkerInit {
     int out_fd = -1;
     int devnull = -1;
     pid_t pgid = 0;
+    std::vector<std::string> env;  // empty: this process's environment
 
     bp::error_code on_setup(bp::posix::default_launcher& l, const bp::filesystem::path&,
                             const char* const*) {
         for (int fd : keep) l.fd_whitelist.push_back(fd);
+        if (!env.empty()) {
+            for (const std::string& e : env) envp_.push_back(e.c_str());
+            envp_.push_back(nullptr);
+            l.env = envp_.data();
+        }
         return {};
     }
     bp::error_code on_exec_setup(bp::posix::default_launcher&, const bp::filesystem::path&,
@@ -54,6 +61,8 @@ struct WorkerInit {
         if (::setpgid(0, pgid) < 0) return bp::error_code(errno, bp::system_category());
         return {};
     }
+
+    std::vector<const char*> envp_;  // pointers into env, for execve
 };
 
 std::string self_exe() {
@@ -110,6 +119,8 @@ class Run {
     RunOptions opt_;
     RunDir dir_;
     Plan plan_;
+    std::string exe_;          // the worker binary
+    std::string sigsafe_lib_;  // the interposer, when a process runs under it
     std::vector<bool> created_;
     bool spawned_done_ = false;
     EventLogWriter olog_;
@@ -130,6 +141,11 @@ Run::Run(const Scenario& s, const RunOptions& o)
     plan_ = make_plan(s, o.seed.value_or(s.seed), dir_.id(), dir_.path());
     if (o.timeout_s) plan_.timeout_s = *o.timeout_s;
     created_.assign(plan_.channels.size(), false);
+    exe_ = o.worker_exe.empty() ? self_exe() : o.worker_exe;
+    for (PlannedProcess& p : plan_.processes) {
+        p.sigsafe = p.sigsafe || o.sigsafe;
+        if (p.sigsafe && sigsafe_lib_.empty()) sigsafe_lib_ = sigsafe_library(exe_);
+    }
 }
 
 Run::~Run() {
@@ -177,7 +193,6 @@ std::vector<int> Run::fds_for(const PlannedProcess& p) const {
 }
 
 void Run::spawn_all() {
-    const std::string exe = opt_.worker_exe.empty() ? self_exe() : opt_.worker_exe;
     const int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (devnull < 0) IPCT_FAIL_ERRNO("open /dev/null");
     t_spawn_ = now_ns();
@@ -186,6 +201,8 @@ void Run::spawn_all() {
         const int out_fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         if (out_fd < 0) IPCT_FAIL_ERRNO("cannot create " + out);
         WorkerInit init{fds_for(p), out_fd, devnull, pgid_};
+        if (p.sigsafe)
+            init.env = sigsafe_environment(sigsafe_lib_, sigsafe_report_path(dir_.path(), p.index));
         std::vector<std::string> args{"worker",
                                       "--run-dir",
                                       dir_.path(),
@@ -197,7 +214,7 @@ void Run::spawn_all() {
                                       std::to_string(ready_.w),
                                       "--go-fd",
                                       std::to_string(go_.r)};
-        auto proc = std::make_unique<bp::process>(ctx_, exe, args, init);
+        auto proc = std::make_unique<bp::process>(ctx_, exe_, args, init);
         ::close(out_fd);
         if (pgid_ == 0) pgid_ = proc->id();
         dir_.add_pid(proc->id());

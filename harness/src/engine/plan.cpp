@@ -116,6 +116,7 @@ Plan make_plan(const Scenario& s, std::uint64_t seed, const std::string& run_id,
                 }
             }
             p.options = spec.options;
+            p.sigsafe = spec.sigsafe;
             if (p.in_channel != kNoChannel) {
                 const ChannelSpec& in = s.channels[p.in_channel];
                 p.request = find_backend(in.backend)->receive_request(in.options, p.options);
@@ -259,7 +260,8 @@ json process_json(const PlannedProcess& p) {
             {"options", options_json(p.options)},
             {"request", request_json(p.request)},
             {"targets", p.targets},
-            {"signal", p.signal != 0 ? json(signal_name(p.signal)) : json(nullptr)}};
+            {"signal", p.signal != 0 ? json(signal_name(p.signal)) : json(nullptr)},
+            {"sigsafe", p.sigsafe}};
 }
 
 }  // namespace
@@ -474,6 +476,7 @@ PlannedProcess read_process(const In& in, std::size_t channels) {
         if (!n) in.fail("'signal' is not a signal a signaler may send: " + sig.dump());
         p.signal = *n;
     }
+    p.sigsafe = in.flag("sigsafe");
     const bool signaler = p.role == Role::kSignaler;
     if (signaler != (p.signal != 0) || signaler == p.targets.empty())
         in.fail(signaler ? "a signaler needs 'signal' and 'targets'"

@@ -99,8 +99,9 @@ void print_table(std::ostream& os, const std::vector<ScenarioReport>& reps) {
         }
         const RunOutcome& o = r.outcome;
         Totals t = totals(o);
-        const std::uint64_t other =
-            o.result.counts[int(FindingKind::kHang)] + o.result.counts[int(FindingKind::kCrash)];
+        const std::uint64_t other = o.result.counts[int(FindingKind::kHang)] +
+                                    o.result.counts[int(FindingKind::kCrash)] +
+                                    o.result.counts[int(FindingKind::kSignalSafety)];
         os << std::setw(16) << backends_of(o.plan) << std::right << std::setw(6)
            << o.plan.processes.size() << std::setw(10) << t.sent << std::setw(10) << t.received
            << std::setw(7) << t.lost << std::setw(6) << t.dup << std::setw(9) << t.corrupt
@@ -119,6 +120,9 @@ void print_findings(std::ostream& os, const std::vector<ScenarioReport>& reps,
         for (const auto& f : res.findings) {
             if (shown[int(f.kind)]++ >= per_kind) continue;
             os << "  " << finding_kind_name(f.kind) << ": " << f.summary << "\n";
+            if (f.signal_safety)  // the first frame is in the summary
+                for (std::size_t i = 1; i < f.signal_safety->frames.size() && i < 6; ++i)
+                    os << "      " << f.signal_safety->frames[i] << "\n";
         }
         for (int k = 0; k < kFindingKinds; ++k)
             if (res.counts[k] > shown[k] && shown[k] >= per_kind)
@@ -177,12 +181,36 @@ nlohmann::json stats_json(const ChannelStats& c, const PlannedChannel& ch) {
     return j;
 }
 
+nlohmann::json signal_safety_json(const SignalSafetyReport& r, const Plan& plan) {
+    nlohmann::json j{{"function", r.errno_clobbered ? "errno clobbered" : r.function},
+                     {"signal", r.signal},
+                     {"depth", r.depth},
+                     {"t_ns", r.t_ns},
+                     {"pid", r.pid},
+                     {"tid", r.tid},
+                     {"handler", r.handler},
+                     {"frames", r.frames},
+                     {"raw_handler", r.raw_handler},
+                     {"raw_frames", r.raw_frames}};
+    if (r.process < plan.processes.size()) {
+        j["process"] = plan.processes[r.process].name;
+        j["role"] = role_name(plan.processes[r.process].role);
+    }
+    if (r.errno_clobbered) {
+        j["errno_before"] = errno_name(r.errno_before);
+        j["errno_after"] = errno_name(r.errno_after);
+    }
+    return j;
+}
+
 }  // namespace
 
 nlohmann::json finding_json(const Finding& f, const Plan& plan) {
     nlohmann::json j{{"kind", finding_kind_name(f.kind)}, {"summary", f.summary}};
     if (f.channel < plan.channels.size()) j["channel"] = plan.channels[f.channel].name;
-    if (f.kind != FindingKind::kHang && f.kind != FindingKind::kCrash) {
+    if (f.signal_safety) j["signal_safety"] = signal_safety_json(*f.signal_safety, plan);
+    if (f.kind != FindingKind::kHang && f.kind != FindingKind::kCrash &&
+        f.kind != FindingKind::kSignalSafety) {
         j["message"] = {{"origin", f.origin}, {"seq", f.seq}};
     }
     j["evidence"] = nlohmann::json::array();

@@ -20,6 +20,7 @@
 #include "ipctorture/event_log.hpp"
 #include "ipctorture/orchestrator.hpp"
 #include "ipctorture/report.hpp"
+#include "ipctorture/sigsafe.hpp"
 
 namespace fs = std::filesystem;
 
@@ -222,6 +223,8 @@ RunOutcome check_run_dir(const std::string& dir, std::size_t max_findings) {
     CheckOptions opt;
     opt.max_findings_per_kind = max_findings;
     out.result = check_history(h, opt);
+    add_signal_safety_findings(out.result, read_sigsafe_reports(dir, out.plan), out.plan,
+                               max_findings);
     out.check_s = double(now_ns() - t0) / 1e9;
     out.interrupted = out.result.interrupted;
     out.workers.resize(out.plan.processes.size());

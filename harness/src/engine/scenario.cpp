@@ -170,6 +170,14 @@ double read_duration(const Item& it, bool positive) {
     return *d;
 }
 
+// true or false (also yes/no, on/off, as backend options take them).
+bool read_bool(const Item& it) {
+    const std::string& s = scalar(it, "true or false");
+    if (s == "true" || s == "yes" || s == "on") return true;
+    if (s == "false" || s == "no" || s == "off") return false;
+    fail_at(it.loc, "expected true or false for '" + it.name + "', got '" + s + "'");
+}
+
 // A whole message size: header included, so at least kHeaderSize.
 std::uint32_t read_msg_size(const Item& it) {
     std::uint64_t v = read_uint(it, 0, std::numeric_limits<std::uint32_t>::max());
@@ -439,7 +447,7 @@ std::vector<ProcessSpec> Loader::processes(const Item& it,
 ProcessSpec Loader::process(const Node& n, const std::vector<ChannelSpec>& ch) const {
     Map m(file_, n, "process",
           {"role", "name", "count", "channel", "input", "output", "workload", "options", "targets",
-           "signal"});
+           "signal", "sigsafe"});
     ProcessSpec p;
     p.loc = m.loc();
     const Item& role = m.need("role");
@@ -458,6 +466,7 @@ ProcessSpec Loader::process(const Node& n, const std::vector<ChannelSpec>& ch) c
     endpoints(m, p, ch);
     p.workload = workload(m, p.role);
     if (const Item* o = m.find("options")) p.options = options(*o);
+    if (const Item* f = m.find("sigsafe")) p.sigsafe = read_bool(*f);
     return p;
 }
 
