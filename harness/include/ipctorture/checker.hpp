@@ -27,18 +27,22 @@
 //               ended before the last send began;
 //   hang        the watchdog killed a worker (the last operation it logged);
 //   crash       a worker ended by a signal the harness did not send, or with
-//               a non-zero status.
+//               a non-zero status, unless a sanitizer report in its output
+//               explains that end (a non-zero status or SIGABRT);
+//   sanitizer   a sanitizer report in a worker's output (sanitizer.hpp).
 // Linear in the history (a k-way merge over the process logs, k = number of
 // processes); memory bounded by the messages in flight plus the findings.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "ipctorture/event_log.hpp"
 #include "ipctorture/plan.hpp"
+#include "ipctorture/sanitizer.hpp"
 
 namespace ipct {
 
@@ -54,8 +58,9 @@ enum class FindingKind : std::uint8_t {
     kSelective,     // a queue-order or type violation on a selective channel (sysv_msg)
     kLostUpdate,    // a shared counter ended below the increments made
     kLastDelivery,  // coalescing signals: no delivery after the last send
+    kSanitizer,     // a sanitizer report in a worker's output
 };
-inline constexpr int kFindingKinds = 11;
+inline constexpr int kFindingKinds = 12;
 const char* finding_kind_name(FindingKind k);
 
 // One record that a finding rests on, with who made it.
@@ -71,6 +76,7 @@ struct Finding {
     std::uint64_t seq = 0;
     std::string summary;  // one line a person can read
     std::vector<Evidence> evidence;
+    std::optional<SanitizerReport> sanitizer;  // kSanitizer: the report itself
 };
 
 // Measured on every channel, whatever its checks: a rule the channel does not
@@ -107,8 +113,9 @@ struct CheckResult {
 
 struct HistoryView {
     const Plan* plan = nullptr;
-    std::vector<std::span<const Record>> logs;  // by plan process index (empty = no log)
-    std::span<const Record> orchestrator;       // kWorkerStatus, kHang, kInterrupted
+    std::vector<std::span<const Record>> logs;   // by plan process index (empty = no log)
+    std::span<const Record> orchestrator;        // kWorkerStatus, kHang, kInterrupted
+    std::span<const SanitizerReport> sanitizer;  // attributed (read_sanitizer_reports)
 };
 
 // The most the checker held at once, per structure: evidence that its memory

@@ -99,8 +99,9 @@ void print_table(std::ostream& os, const std::vector<ScenarioReport>& reps) {
         }
         const RunOutcome& o = r.outcome;
         Totals t = totals(o);
-        const std::uint64_t other =
-            o.result.counts[int(FindingKind::kHang)] + o.result.counts[int(FindingKind::kCrash)];
+        const std::uint64_t other = o.result.counts[int(FindingKind::kHang)] +
+                                    o.result.counts[int(FindingKind::kCrash)] +
+                                    o.result.counts[int(FindingKind::kSanitizer)];
         os << std::setw(16) << backends_of(o.plan) << std::right << std::setw(6)
            << o.plan.processes.size() << std::setw(10) << t.sent << std::setw(10) << t.received
            << std::setw(7) << t.lost << std::setw(6) << t.dup << std::setw(9) << t.corrupt
@@ -108,6 +109,28 @@ void print_table(std::ostream& os, const std::vector<ScenarioReport>& reps) {
            << std::setw(9) << fmt_secs(o.wall_s) << "  " << verdict_label(r.verdict()) << "\n";
     }
 }
+
+namespace {
+
+std::string process_label(std::uint32_t p, const Plan& plan) {
+    if (p >= plan.processes.size()) return {};
+    return plan.processes[p].name + " (" + role_name(plan.processes[p].role) + ")";
+}
+
+// The report's stacks under its finding, a few frames each.
+void print_sanitizer_stacks(std::ostream& os, const SanitizerReport& r, const Plan& plan) {
+    constexpr std::size_t kFrames = 4;
+    for (const SanitizerStack& st : r.stacks) {
+        os << "      " << (st.title.empty() ? "stack" : st.title);
+        const std::string who = process_label(st.process, plan);
+        if (!who.empty()) os << " [" << who << "]";
+        os << ":\n";
+        for (std::size_t i = 0; i < st.frames.size() && i < kFrames; ++i)
+            os << "        " << st.frames[i] << "\n";
+    }
+}
+
+}  // namespace
 
 void print_findings(std::ostream& os, const std::vector<ScenarioReport>& reps,
                     std::size_t per_kind) {
@@ -119,6 +142,7 @@ void print_findings(std::ostream& os, const std::vector<ScenarioReport>& reps,
         for (const auto& f : res.findings) {
             if (shown[int(f.kind)]++ >= per_kind) continue;
             os << "  " << finding_kind_name(f.kind) << ": " << f.summary << "\n";
+            if (f.sanitizer) print_sanitizer_stacks(os, *f.sanitizer, r.outcome.plan);
         }
         for (int k = 0; k < kFindingKinds; ++k)
             if (res.counts[k] > shown[k] && shown[k] >= per_kind)
@@ -179,14 +203,44 @@ nlohmann::json stats_json(const ChannelStats& c, const PlannedChannel& ch) {
 
 }  // namespace
 
+namespace {
+
+nlohmann::json process_json(std::uint32_t p, const Plan& plan) {
+    if (p >= plan.processes.size()) return nullptr;
+    return {{"name", plan.processes[p].name},
+            {"index", p},
+            {"role", role_name(plan.processes[p].role)}};
+}
+
+nlohmann::json sanitizer_json(const SanitizerReport& r, const Plan& plan) {
+    nlohmann::json j{{"tool", r.tool},
+                     {"kind", r.kind},
+                     {"headline", r.headline},
+                     {"truncated", r.truncated},
+                     {"processes", nlohmann::json::array()},
+                     {"stacks", nlohmann::json::array()}};
+    if (!r.location.empty()) j["location"] = r.location;
+    for (std::uint32_t p : r.processes) j["processes"].push_back(process_json(p, plan));
+    for (const SanitizerStack& st : r.stacks)
+        j["stacks"].push_back({{"title", st.title},
+                               {"thread", st.thread},
+                               {"process", process_json(st.process, plan)},
+                               {"frames", st.frames}});
+    return j;
+}
+
+}  // namespace
+
 nlohmann::json finding_json(const Finding& f, const Plan& plan) {
     nlohmann::json j{{"kind", finding_kind_name(f.kind)}, {"summary", f.summary}};
     if (f.channel < plan.channels.size()) j["channel"] = plan.channels[f.channel].name;
-    if (f.kind != FindingKind::kHang && f.kind != FindingKind::kCrash) {
+    if (f.kind != FindingKind::kHang && f.kind != FindingKind::kCrash &&
+        f.kind != FindingKind::kSanitizer) {
         j["message"] = {{"origin", f.origin}, {"seq", f.seq}};
     }
     j["evidence"] = nlohmann::json::array();
     for (const auto& e : f.evidence) j["evidence"].push_back(record_json(e, plan));
+    if (f.sanitizer) j["sanitizer"] = sanitizer_json(*f.sanitizer, plan);
     return j;
 }
 
