@@ -260,6 +260,7 @@ nlohmann::json scenario_json(const ScenarioReport& r) {
     j["active_s"] = o.active_s;
     j["check_s"] = o.check_s;
     j["interrupted"] = o.interrupted;
+    j["as_threads"] = o.as_threads;
     j["run_dir"] = o.kept ? nlohmann::json(o.run_dir) : nlohmann::json(nullptr);
     j["records"] = o.result.records;
     j["channels"] = nlohmann::json::array();
