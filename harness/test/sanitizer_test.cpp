@@ -265,7 +265,8 @@ TEST(SanitizerAttribute, ProcessModeGivesEveryStackToTheWorker) {
 
 TEST(SanitizerAttribute, ThreadNames) {
     EXPECT_EQ(sanitizer_thread_name(12), "ipct-p12");
-    EXPECT_LE(sanitizer_thread_name(999999999).size(), 15u) << "pthread_setname_np's limit";
+    EXPECT_LE(sanitizer_thread_name(999999999).size(), 15u)
+        << "the kernel's limit on a thread name";
     EXPECT_EQ(process_of_thread_name("ipct-p12"), 12u);
     EXPECT_EQ(process_of_thread_name("ipct-p"), kNoSanitizerProcess);
     EXPECT_EQ(process_of_thread_name("ipct-p1x"), kNoSanitizerProcess);

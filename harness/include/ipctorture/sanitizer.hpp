@@ -19,7 +19,7 @@
 //
 // Attribution: in process mode every report in worker.<i>.log belongs to
 // process i.  In threads mode every planned process is a thread of one
-// worker, named "ipct-p<index>" (pthread_setname_np), and the runtimes
+// worker, named "ipct-p<index>" (prctl PR_SET_NAME), and the runtimes
 // print thread names in their reports ("Thread T3 'ipct-p2' (tid=...)" in
 // TSan, "Thread T3 (ipct-p2) created by T0" in ASan), so each stack is
 // attributed to the process whose thread made it.  A report without thread

@@ -14,7 +14,7 @@
 // inherited fds, so closing one closes only that thread's copy), the same
 // role code.  The threads open their endpoints, then the process passes the
 // start barrier once (one ready byte) and releases them all.  A thread is
-// named "ipct-p<index>" (sanitizer.hpp) so that sanitizer reports name the
+// named "ipct-p<index>" (prctl PR_SET_NAME, sanitizer.hpp) so that sanitizer reports name the
 // process behind each stack.  Each thread's end is written to
 // <run dir>/threads.status.  Process-wide state stays process-wide and is
 // set once: PR_SET_PDEATHSIG, SIGPIPE ignored, the logger (its pattern
