@@ -1,12 +1,17 @@
 # ipct_add_gtests(): every *_test.cpp in the calling folder becomes its own
 # GoogleTest binary.  Files named *_mp_test.cpp run several processes: they
 # carry the "multiprocess" label (rerun under the sanitizer presets in CI) and
-# a longer timeout.
+# a longer timeout.  Files named *_tsan_mp_test.cpp are built only with
+# IPCT_SANITIZE=thread (the tsan preset): they assert on ThreadSanitizer's
+# reports.
 include(GoogleTest)
 function(ipct_add_gtests)
   file(GLOB tests CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*_test.cpp)
   foreach(src IN LISTS tests)
     get_filename_component(name ${src} NAME_WE)
+    if(name MATCHES "_tsan_mp_test$" AND NOT "thread" IN_LIST IPCT_SANITIZE)
+      continue()
+    endif()
     add_executable(${name} ${src})
     target_link_libraries(${name} PRIVATE ipct_engine GTest::gtest_main)
     target_compile_definitions(${name} PRIVATE

@@ -27,6 +27,8 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <map>
+#include <mutex>
 #include <new>
 #include <sstream>
 
@@ -209,28 +211,76 @@ void create_object(const std::string& name, const Config& c) {
     ::munmap(m, bytes);
 }
 
-Mapping::Mapping(const std::string& name, const Config& c) {
-    const int fd = ::shm_open(name.c_str(), O_RDWR | O_CLOEXEC, 0);
-    if (fd < 0) IPCT_FAIL_ERRNO("cannot open shared-memory object " + name);
+namespace {
+
+// One mapping of each object per process, shared by all of the process's
+// endpoints.  In threads mode the threads that stand for processes then
+// reach the object at one address: ThreadSanitizer tracks memory by address,
+// and two mappings of one object would look like unrelated memory to it,
+// hiding every race between them.  A worker process has one endpoint per
+// channel, so nothing changes there.  Keyed by the object's inode, so that
+// an object removed and created again under the same name is mapped anew.
+struct MapEntry {
+    void* addr;
+    std::size_t bytes;
+    unsigned refs;
+};
+std::mutex g_maps_mu;
+std::map<std::pair<dev_t, ino_t>, MapEntry> g_maps;
+
+// Maps the open object fd (closes it); throws on a size other than `want`.
+void* map_shared(int fd, const std::string& name, std::uint64_t want,
+                 std::pair<dev_t, ino_t>& key) {
     struct stat st {};
     if (::fstat(fd, &st) != 0) {
         ::close(fd);
         IPCT_FAIL_ERRNO("fstat " + name);
     }
-    const std::uint64_t want = object_bytes(c);
     if (static_cast<std::uint64_t>(st.st_size) != want) {
         ::close(fd);
         IPCT_FAIL(name + ": " + std::to_string(st.st_size) + " bytes, expected " +
                   std::to_string(want));
     }
+    key = {st.st_dev, st.st_ino};
+    std::lock_guard lock(g_maps_mu);
+    if (auto it = g_maps.find(key); it != g_maps.end() && it->second.bytes == want) {
+        ::close(fd);
+        ++it->second.refs;
+        return it->second.addr;
+    }
     void* m = ::mmap(nullptr, want, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     ::close(fd);
     if (m == MAP_FAILED) IPCT_FAIL_ERRNO("mmap " + name);
+    g_maps.insert_or_assign(key, MapEntry{m, want, 1});
+    return m;
+}
+
+void unmap_shared(void* addr, std::size_t bytes) {
+    std::lock_guard lock(g_maps_mu);
+    for (auto it = g_maps.begin(); it != g_maps.end(); ++it) {
+        if (it->second.addr != addr) continue;
+        if (--it->second.refs == 0) {
+            ::munmap(addr, bytes);
+            g_maps.erase(it);
+        }
+        return;
+    }
+    ::munmap(addr, bytes);  // replaced in the table by a newer mapping of the key
+}
+
+}  // namespace
+
+Mapping::Mapping(const std::string& name, const Config& c) {
+    const int fd = ::shm_open(name.c_str(), O_RDWR | O_CLOEXEC, 0);
+    if (fd < 0) IPCT_FAIL_ERRNO("cannot open shared-memory object " + name);
+    const std::uint64_t want = object_bytes(c);
+    std::pair<dev_t, ino_t> key;
+    void* m = map_shared(fd, name, want, key);
     h_ = static_cast<Header*>(m);
     bytes_ = want;
     if (h_->magic != kMagic || h_->layout != c.layout || h_->sync != c.sync ||
         h_->slot_size != c.slot_size) {
-        ::munmap(m, want);
+        unmap_shared(m, want);
         h_ = nullptr;
         IPCT_FAIL(name + ": not the shared object these options describe");
     }
@@ -238,7 +288,7 @@ Mapping::Mapping(const std::string& name, const Config& c) {
 }
 
 Mapping::~Mapping() {
-    if (h_ != nullptr) ::munmap(h_, bytes_);
+    if (h_ != nullptr) unmap_shared(h_, bytes_);
 }
 
 Mapping::Mapping(Mapping&& o) noexcept : h_(o.h_), bytes_(o.bytes_) {

@@ -31,6 +31,9 @@
 //   signal_safety  a worker under the signal-safety interposer called a
 //               function that is not async-signal-safe inside a handler, or
 //               a handler returned with errno changed (sigsafe.hpp).
+//               a non-zero status, unless a sanitizer report in its output
+//               explains that end (a non-zero status or SIGABRT);
+//   sanitizer   a sanitizer report in a worker's output (sanitizer.hpp).
 // Linear in the history (a k-way merge over the process logs, k = number of
 // processes); memory bounded by the messages in flight plus the findings.
 #pragma once
@@ -44,6 +47,7 @@
 
 #include "ipctorture/event_log.hpp"
 #include "ipctorture/plan.hpp"
+#include "ipctorture/sanitizer.hpp"
 #include "ipctorture/sigsafe.hpp"
 
 namespace ipct {
@@ -61,8 +65,9 @@ enum class FindingKind : std::uint8_t {
     kLostUpdate,    // a shared counter ended below the increments made
     kLastDelivery,  // coalescing signals: no delivery after the last send
     kSignalSafety,  // the interposer's report: an unsafe call in a handler, errno clobbered
+    kSanitizer,     // a sanitizer report in a worker's output
 };
-inline constexpr int kFindingKinds = 12;
+inline constexpr int kFindingKinds = 13;
 const char* finding_kind_name(FindingKind k);
 // The kind named `name` (as finding_kind_name() spells it); nullopt if none.
 std::optional<FindingKind> parse_finding_kind(std::string_view name);
@@ -81,6 +86,7 @@ struct Finding {
     std::string summary;  // one line a person can read
     std::vector<Evidence> evidence;
     std::optional<SignalSafetyReport> signal_safety;  // kSignalSafety: the report
+    std::optional<SanitizerReport> sanitizer;         // kSanitizer: the report itself
 };
 
 // Measured on every channel, whatever its checks: a rule the channel does not
@@ -117,8 +123,9 @@ struct CheckResult {
 
 struct HistoryView {
     const Plan* plan = nullptr;
-    std::vector<std::span<const Record>> logs;  // by plan process index (empty = no log)
-    std::span<const Record> orchestrator;       // kWorkerStatus, kHang, kInterrupted
+    std::vector<std::span<const Record>> logs;   // by plan process index (empty = no log)
+    std::span<const Record> orchestrator;        // kWorkerStatus, kHang, kInterrupted
+    std::span<const SanitizerReport> sanitizer;  // attributed (read_sanitizer_reports)
 };
 
 // The most the checker held at once, per structure: evidence that its memory

@@ -7,6 +7,9 @@
 //   process group -> start barrier -> wait, with a watchdog and SIGINT/SIGTERM
 //   handling -> record every worker's end in the orchestrator log -> check
 //   -> clean up channels; remove the run directory after a pass unless kept.
+// In threads mode one worker process runs every planned process as a thread
+// and reports each thread's end in <run dir>/threads.status; a thread that
+// had not ended when the process did shares the process's end.
 #pragma once
 
 #include <cstdint>
@@ -28,6 +31,10 @@ struct RunOptions {
     std::string worker_exe;             // empty = this executable
     std::size_t max_findings = 100;     // listed per kind; counts are always exact
     bool sigsafe = false;               // every process under the signal-safety interposer
+    // Threads mode: every planned process runs as a thread of one worker
+    // process (worker.hpp), so that ThreadSanitizer sees the races between
+    // them.  The scenario must pass validate_threads_mode().
+    bool as_threads = false;
 };
 
 struct WorkerEnd {
@@ -48,13 +55,20 @@ struct RunOutcome {
     double check_s = 0;
     std::string run_dir;
     bool kept = false;
+    bool as_threads = false;  // the run used threads mode
 };
 
 // $IPCTORTURE_RUN_ROOT, else ${TMPDIR:-/tmp}/ipctorture.
 std::string default_run_root();
 
 // Throws EnvironmentError / HarnessError; findings are in the outcome.
+// ScenarioError if o.as_threads and the scenario cannot run as threads.
 RunOutcome run_scenario(const Scenario& s, const RunOptions& o);
+
+// Refuses (ScenarioError at the element) what threads mode cannot run:
+// the signal backend and signaler processes (a signal goes to a process,
+// not to the thread that stands for one).
+void validate_threads_mode(const Scenario& s);
 
 // Re-judges a kept run directory from its plan and logs.
 // max_findings caps the findings listed per kind (counts stay exact).

@@ -6,20 +6,44 @@
 //    end-of-file on the go fd: closing the go pipe starts every worker at once;
 //  - it writes only its own event log; diagnostics go to stderr (a file in the
 //    run directory).  Exit 0 = role finished, 3 = harness error in the worker.
+//
+// Threads mode (`worker --threads`, worker_threads.cpp): one worker process
+// runs every planned process, each in a thread of its own that does exactly
+// what a worker process does: its own event log, its own endpoints (each
+// thread opens them as a process would, with its own duplicates of the
+// inherited fds, so closing one closes only that thread's copy), the same
+// role code.  The threads open their endpoints, then the process passes the
+// start barrier once (one ready byte) and releases them all.  A thread is
+// named "ipct-p<index>" (prctl PR_SET_NAME, sanitizer.hpp) so that sanitizer reports name the
+// process behind each stack.  Each thread's end is written to
+// <run dir>/threads.status.  Process-wide state stays process-wide and is
+// set once: PR_SET_PDEATHSIG, SIGPIPE ignored, the logger (its pattern
+// names the thread's process through a thread-local).
 #pragma once
 
+#include <cstddef>
 #include <string>
+#include <vector>
 
 namespace ipct {
 
 struct WorkerArgs {
     std::string run_dir;
     unsigned process = 0;
+    bool threads = false;  // threads mode: every planned process, `process` unused
     long parent = 0;
     int ready_fd = -1;
     int go_fd = -1;
 };
 
 int worker_main(const WorkerArgs& a);
+int worker_threads_main(const WorkerArgs& a);
+
+// threads.status: one 32-bit slot per planned process, -1 while its thread
+// runs (or if it never started), else the exit code its body returned.  The
+// orchestrator creates it before spawning; each thread writes its own slot
+// once (a single aligned pwrite, so a reader sees the old or the new value).
+void create_thread_status(const std::string& run_dir, std::size_t processes);
+std::vector<int> read_thread_status(const std::string& run_dir, std::size_t processes);
 
 }  // namespace ipct

@@ -4,6 +4,7 @@
 // forwarded, and the findings in their final order.
 #include "ipctorture/checker.hpp"
 
+#include <signal.h>
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -49,6 +50,8 @@ const char* finding_kind_name(FindingKind k) {
             return "last_delivery";
         case FindingKind::kSignalSafety:
             return "signal_safety";
+        case FindingKind::kSanitizer:
+            return "sanitizer";
     }
     return "unknown";
 }
@@ -124,6 +127,7 @@ Checker::Checker(const HistoryView& h, const CheckOptions& opt) : h_(h), opt_(op
 }
 
 CheckResult Checker::run() {
+    judge_sanitizer();
     read_orchestrator();
     merge();
     std::vector<LostCandidate> lost;
@@ -165,11 +169,17 @@ void Checker::read_orchestrator() {
 }
 
 // extra != 0: the harness killed the worker itself (watchdog, interrupt,
-// teardown), so its end says nothing about the worker.
+// teardown), so its end says nothing about the worker.  Nor does a non-zero
+// status or SIGABRT after a sanitizer report: that is how the runtimes end a
+// process (exitcode, halt_on_error, abort_on_error), and the report is the
+// finding.
 void Checker::on_worker_status(std::uint64_t, const Record& r) {
     const int status = static_cast<int>(r.aux);
     if (r.seq < procs_.size()) procs_[r.seq].killed |= r.extra != 0 || WIFSIGNALED(status);
     if (r.extra != 0) return;
+    const bool sanitized = r.seq < procs_.size() && procs_[r.seq].sanitized;
+    if (sanitized && (WIFEXITED(status) || (WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT)))
+        return;
     const std::string how = how_it_ended(status);
     if (how.empty() || !keep(FindingKind::kCrash)) return;
     Finding& f =

@@ -300,6 +300,7 @@ struct ProcState {
     bool exit_zero = false;
     bool killed = false;  // by the harness or by a signal
     bool hung = false;
+    bool sanitized = false;                   // a sanitizer report in its output
     std::uint32_t fifo_channel = kNoChannel;  // cache of Checker::fifo_for
     std::uint32_t fifo_index = kNoProc;
     std::uint32_t order = kNoProc;  // OrderTracker of its input, if the rule applies
@@ -375,6 +376,7 @@ class Checker {
     std::uint32_t fifo_for(std::uint32_t p, std::uint32_t channel);
 
     void read_orchestrator();
+    void judge_sanitizer();  // checker_sanitizer.cpp
     void on_worker_status(std::uint64_t i, const Record& r);
     void on_hang(std::uint64_t i, const Record& r);
     void judge_streams(std::vector<LostCandidate>& lost);

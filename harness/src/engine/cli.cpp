@@ -27,8 +27,9 @@ struct RunArgs {
     bool keep = false;
     bool quiet = false;
     std::size_t max_findings = 100;
-    std::string cell;      // run only this matrix cell
-    bool sigsafe = false;  // every process under the signal-safety interposer
+    std::string cell;         // run only this matrix cell
+    bool sigsafe = false;     // every process under the signal-safety interposer
+    bool as_threads = false;  // every process as a thread of one worker process
 };
 
 std::vector<std::string> expand(const std::vector<std::string>& paths) {
@@ -46,6 +47,7 @@ std::string reproduce_cmd(const std::string& file, const std::string& cell, std:
     if (!cell.empty()) c += " --cell " + shell_quote(cell);
     if (a.timeout) c += " --timeout " + std::to_string(*a.timeout);
     if (a.sigsafe) c += " --sigsafe";
+    if (a.as_threads) c += " --as-threads";
     return c;
 }
 
@@ -70,6 +72,7 @@ ScenarioReport run_one(const Scenario& s, const RunArgs& a) {
     o.keep = a.keep;
     o.max_findings = a.max_findings;
     o.sigsafe = a.sigsafe;
+    o.as_threads = a.as_threads;
     try {
         r.outcome = run_scenario(s, o);
         r.ran = true;
@@ -82,11 +85,19 @@ ScenarioReport run_one(const Scenario& s, const RunArgs& a) {
 }
 
 int cmd_run(const RunArgs& a, const std::string& command) {
+    if (a.as_threads && a.sigsafe) {
+        std::cerr << "ipctorture: --sigsafe cannot be combined with --as-threads (the interposer "
+                     "is loaded per process)\n";
+        return kExitUsage;
+    }
     std::vector<Scenario> scenarios;
     for (const auto& f : expand(a.paths)) {
         std::vector<Scenario> cells = load_scenarios(f);
         if (!a.cell.empty()) cells = {select_cell(cells, a.cell)};
-        for (Scenario& s : cells) scenarios.push_back(std::move(s));
+        for (Scenario& s : cells) {
+            if (a.as_threads) validate_threads_mode(s);
+            scenarios.push_back(std::move(s));
+        }
     }
     if (scenarios.empty()) {
         std::cerr << "ipctorture: no scenario files found\n";
@@ -131,7 +142,9 @@ int cmd_check(const std::string& dir, const std::string& json, const std::string
     r.name = r.outcome.plan.scenario_name;
     r.file = r.outcome.plan.scenario_file;
     r.seed = r.outcome.plan.seed;
-    r.reproduce = reproduce_cmd(r.file, r.outcome.plan.scenario_cell, r.seed, RunArgs{});
+    RunArgs as_run;
+    as_run.as_threads = r.outcome.as_threads;
+    r.reproduce = reproduce_cmd(r.file, r.outcome.plan.scenario_cell, r.seed, as_run);
     std::vector<ScenarioReport> reps{r};
     print_table(std::cout, reps);
     print_findings(std::cout, reps);
@@ -171,7 +184,8 @@ int cmd_explain(const std::string& name) {
     const std::vector<MutantInfo> mutants = b->mutants();
     if (!mutants.empty()) {
         std::cout << "mutants (planted bugs, `mutant: NAME` on a channel):\n";
-        for (const MutantInfo& m : mutants) std::cout << "  " << m.name << ": " << m.summary << "\n";
+        for (const MutantInfo& m : mutants)
+            std::cout << "  " << m.name << ": " << m.summary << "\n";
     }
     std::cout << "live kernel limits:\n";
     std::istringstream lim(b->explain());
@@ -212,6 +226,9 @@ int cli_main(int argc, char** argv) {
     run->add_flag("--quiet", ra.quiet, "print nothing; use the exit status or --json");
     run->add_flag("--sigsafe", ra.sigsafe,
                   "run every process under the signal-safety interposer (as `sigsafe: true`)");
+    run->add_flag("--as-threads", ra.as_threads,
+                  "run every process of a scenario as a thread of one worker process "
+                  "(for ThreadSanitizer builds: it then sees the races between them)");
     run->add_option("--max-findings", ra.max_findings,
                     "findings listed per kind in the report (counts are always exact)")
         ->check(CLI::PositiveNumber);
@@ -245,7 +262,10 @@ int cli_main(int argc, char** argv) {
     auto* worker = app.add_subcommand("worker", "");  // hidden: empty description
     worker->group("");
     worker->add_option("--run-dir", wa.run_dir)->required();
-    worker->add_option("--process", wa.process)->required();
+    auto* wproc = worker->add_option("--process", wa.process);
+    auto* wthreads = worker->add_flag("--threads", wa.threads);
+    wproc->excludes(wthreads);
+    wthreads->excludes(wproc);
     worker->add_option("--parent", wa.parent);
     worker->add_option("--ready-fd", wa.ready_fd)->required();
     worker->add_option("--go-fd", wa.go_fd)->required();
@@ -256,7 +276,14 @@ int cli_main(int argc, char** argv) {
         int rc = app.exit(e);
         return rc == 0 ? 0 : kExitUsage;
     }
-    if (worker->parsed()) return worker_main(wa);
+    if (worker->parsed()) {
+        if (wa.threads) return worker_threads_main(wa);
+        if (wproc->count() == 0) {
+            std::cerr << "ipctorture worker: --process or --threads is required\n";
+            return kExitUsage;
+        }
+        return worker_main(wa);
+    }
     init_logging("orchestrator");
     try {
         if (run->parsed()) return cmd_run(ra, joined(argc, argv));

@@ -20,6 +20,7 @@
 #include "ipctorture/backend.hpp"
 #include "ipctorture/event_log.hpp"
 #include "ipctorture/sigsafe.hpp"
+#include "ipctorture/worker.hpp"
 #include "run_dir.hpp"
 
 namespace ipct {
@@ -109,7 +110,11 @@ class Run {
   private:
     void create_channels();
     void spawn_all();
+    void spawn(int devnull, const std::vector<int>& fds, const std::string& log,
+               std::vector<std::string> args, std::vector<std::string> env = {});
     std::vector<int> fds_for(const PlannedProcess& p) const;
+    std::vector<int> thread_ends() const;
+    void worker_ended(std::size_t k, int status);
     void start_loop();
     void kill_running(const char* why);
     void process_gone(std::size_t i);
@@ -125,8 +130,10 @@ class Run {
     bool spawned_done_ = false;
     EventLogWriter olog_;
     asio::io_context ctx_;
-    std::vector<std::unique_ptr<bp::process>> procs_;
-    std::vector<WorkerEnd> ends_;
+    std::vector<std::unique_ptr<bp::process>> procs_;  // one per worker process
+    std::vector<int> proc_status_;                     // by procs_ index; -1 = running
+    std::vector<std::size_t> proc_of_;                 // plan process -> procs_ index
+    std::vector<WorkerEnd> ends_;                      // by plan process
     std::size_t running_ = 0;
     Pipe ready_, go_;
     pid_t pgid_ = 0;
@@ -192,34 +199,57 @@ std::vector<int> Run::fds_for(const PlannedProcess& p) const {
     return fds;
 }
 
+// One worker process: its output goes to `log` in the run directory.
+void Run::spawn(int devnull, const std::vector<int>& fds, const std::string& log,
+                std::vector<std::string> args, std::vector<std::string> env) {
+    const std::string out = dir_.path() + "/" + log;
+    const int out_fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (out_fd < 0) IPCT_FAIL_ERRNO("cannot create " + out);
+    WorkerInit init{fds, out_fd, devnull, pgid_};
+    init.env = std::move(env);
+    std::vector<std::string> common{"worker",
+                                    "--run-dir",
+                                    dir_.path(),
+                                    "--parent",
+                                    std::to_string(::getpid()),
+                                    "--ready-fd",
+                                    std::to_string(ready_.w),
+                                    "--go-fd",
+                                    std::to_string(go_.r)};
+    args.insert(args.begin(), common.begin(), common.end());
+    auto proc = std::make_unique<bp::process>(ctx_, exe_, args, init);
+    ::close(out_fd);
+    if (pgid_ == 0) pgid_ = proc->id();
+    dir_.add_pid(proc->id());
+    procs_.push_back(std::move(proc));
+    proc_status_.push_back(-1);
+}
+
 void Run::spawn_all() {
     const int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (devnull < 0) IPCT_FAIL_ERRNO("open /dev/null");
     t_spawn_ = now_ns();
+    if (opt_.as_threads) {
+        create_thread_status(dir_.path(), plan_.processes.size());
+        std::vector<int> fds;
+        for (const auto& p : plan_.processes) {
+            const std::vector<int> v = fds_for(p);
+            fds.insert(fds.end(), v.begin(), v.end());
+        }
+        std::sort(fds.begin(), fds.end());
+        fds.erase(std::unique(fds.begin(), fds.end()), fds.end());
+        spawn(devnull, fds, kThreadsWorkerLog, {"--threads"});
+    } else {
+        for (const auto& p : plan_.processes)
+            spawn(devnull, fds_for(p), "worker." + std::to_string(p.index) + ".log",
+                  {"--process", std::to_string(p.index)},
+                  p.sigsafe
+                      ? sigsafe_environment(sigsafe_lib_, sigsafe_report_path(dir_.path(), p.index))
+                      : std::vector<std::string>{});
+    }
     for (const auto& p : plan_.processes) {
-        const std::string out = dir_.path() + "/worker." + std::to_string(p.index) + ".log";
-        const int out_fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (out_fd < 0) IPCT_FAIL_ERRNO("cannot create " + out);
-        WorkerInit init{fds_for(p), out_fd, devnull, pgid_};
-        if (p.sigsafe)
-            init.env = sigsafe_environment(sigsafe_lib_, sigsafe_report_path(dir_.path(), p.index));
-        std::vector<std::string> args{"worker",
-                                      "--run-dir",
-                                      dir_.path(),
-                                      "--process",
-                                      std::to_string(p.index),
-                                      "--parent",
-                                      std::to_string(::getpid()),
-                                      "--ready-fd",
-                                      std::to_string(ready_.w),
-                                      "--go-fd",
-                                      std::to_string(go_.r)};
-        auto proc = std::make_unique<bp::process>(ctx_, exe_, args, init);
-        ::close(out_fd);
-        if (pgid_ == 0) pgid_ = proc->id();
-        dir_.add_pid(proc->id());
-        ends_.push_back(WorkerEnd{proc->id(), -1, false});
-        procs_.push_back(std::move(proc));
+        proc_of_.push_back(opt_.as_threads ? 0 : p.index);
+        ends_.push_back(WorkerEnd{procs_[proc_of_.back()]->id(), -1, false});
     }
     ::close(devnull);
     running_ = procs_.size();
@@ -229,12 +259,41 @@ void Run::spawn_all() {
     spawned_done_ = true;
 }
 
+// Threads mode: by plan process, the exit code its thread's worker body
+// returned, or -1 while it runs (threads.status).  Process mode: all -1.
+std::vector<int> Run::thread_ends() const {
+    if (!opt_.as_threads) return std::vector<int>(plan_.processes.size(), -1);
+    return read_thread_status(dir_.path(), plan_.processes.size());
+}
+
 void Run::kill_running(const char* why) {
-    for (std::size_t i = 0; i < procs_.size(); ++i) {
-        if (ends_[i].status != -1) continue;
-        spdlog::warn("killing {} ({}): {}", plan_.processes[i].name, ends_[i].pid, why);
-        ends_[i].killed_by_harness = true;
-        ::kill(ends_[i].pid, SIGKILL);
+    const std::vector<int> threads = thread_ends();
+    for (std::size_t k = 0; k < procs_.size(); ++k) {
+        if (proc_status_[k] != -1) continue;
+        for (std::size_t i = 0; i < ends_.size(); ++i)
+            if (proc_of_[i] == k && ends_[i].status == -1 && threads[i] < 0)
+                ends_[i].killed_by_harness = true;
+        const std::string who = opt_.as_threads ? "the threads worker" : plan_.processes[k].name;
+        spdlog::warn("killing {} ({}): {}", who, procs_[k]->id(), why);
+        ::kill(procs_[k]->id(), SIGKILL);
+    }
+}
+
+// Worker process k ended with wait status `status`.  In threads mode a
+// thread that had ended keeps its own exit code; the others (still running,
+// or never started) share the process's end.
+void Run::worker_ended(std::size_t k, int status) {
+    proc_status_[k] = status;
+    const std::vector<int> threads = thread_ends();
+    for (std::size_t i = 0; i < ends_.size(); ++i) {
+        if (proc_of_[i] != k) continue;
+        if (threads[i] >= 0) {
+            ends_[i].status = (threads[i] & 0xff) << 8;  // as if it had exited with that code
+            ends_[i].killed_by_harness = false;
+        } else {
+            ends_[i].status = status;
+        }
+        process_gone(i);
     }
 }
 
@@ -280,8 +339,7 @@ void Run::start_loop() {
                      });
     for (std::size_t i = 0; i < procs_.size(); ++i) {
         procs_[i]->async_wait([this, i, &finish](const bp::error_code& ec, int) {
-            ends_[i].status = ec ? 0x7f00 : procs_[i]->native_exit_code();
-            process_gone(i);
+            worker_ended(i, ec ? 0x7f00 : procs_[i]->native_exit_code());
             if (--running_ == 0) {
                 t_done_ = now_ns();
                 finish();
@@ -290,8 +348,9 @@ void Run::start_loop() {
     }
     watchdog.async_wait([this](const bp::error_code& ec) {
         if (ec) return;
-        for (std::size_t i = 0; i < procs_.size(); ++i) {
-            if (ends_[i].status != -1) continue;
+        const std::vector<int> threads = thread_ends();
+        for (std::size_t i = 0; i < ends_.size(); ++i) {
+            if (ends_[i].status != -1 || threads[i] >= 0) continue;
             Record* r = olog_.mark(Op::kHang, 0);
             r->seq = i;
         }
@@ -338,12 +397,14 @@ RunOutcome Run::execute() {
     else
         dir_.remove();
     out.run_dir = dir_.path();
+    out.as_threads = opt_.as_threads;
     return out;
 }
 
 }  // namespace
 
 RunOutcome run_scenario(const Scenario& s, const RunOptions& o) {
+    if (o.as_threads) validate_threads_mode(s);
     Run run(s, o);
     return run.execute();
 }

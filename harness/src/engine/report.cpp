@@ -101,7 +101,8 @@ void print_table(std::ostream& os, const std::vector<ScenarioReport>& reps) {
         Totals t = totals(o);
         const std::uint64_t other = o.result.counts[int(FindingKind::kHang)] +
                                     o.result.counts[int(FindingKind::kCrash)] +
-                                    o.result.counts[int(FindingKind::kSignalSafety)];
+                                    o.result.counts[int(FindingKind::kSignalSafety)] +
+                                    o.result.counts[int(FindingKind::kSanitizer)];
         os << std::setw(16) << backends_of(o.plan) << std::right << std::setw(6)
            << o.plan.processes.size() << std::setw(10) << t.sent << std::setw(10) << t.received
            << std::setw(7) << t.lost << std::setw(6) << t.dup << std::setw(9) << t.corrupt
@@ -109,6 +110,28 @@ void print_table(std::ostream& os, const std::vector<ScenarioReport>& reps) {
            << std::setw(9) << fmt_secs(o.wall_s) << "  " << verdict_label(r.verdict()) << "\n";
     }
 }
+
+namespace {
+
+std::string process_label(std::uint32_t p, const Plan& plan) {
+    if (p >= plan.processes.size()) return {};
+    return plan.processes[p].name + " (" + role_name(plan.processes[p].role) + ")";
+}
+
+// The report's stacks under its finding, a few frames each.
+void print_sanitizer_stacks(std::ostream& os, const SanitizerReport& r, const Plan& plan) {
+    constexpr std::size_t kFrames = 4;
+    for (const SanitizerStack& st : r.stacks) {
+        os << "      " << (st.title.empty() ? "stack" : st.title);
+        const std::string who = process_label(st.process, plan);
+        if (!who.empty()) os << " [" << who << "]";
+        os << ":\n";
+        for (std::size_t i = 0; i < st.frames.size() && i < kFrames; ++i)
+            os << "        " << st.frames[i] << "\n";
+    }
+}
+
+}  // namespace
 
 void print_findings(std::ostream& os, const std::vector<ScenarioReport>& reps,
                     std::size_t per_kind) {
@@ -123,6 +146,7 @@ void print_findings(std::ostream& os, const std::vector<ScenarioReport>& reps,
             if (f.signal_safety)  // the first frame is in the summary
                 for (std::size_t i = 1; i < f.signal_safety->frames.size() && i < 6; ++i)
                     os << "      " << f.signal_safety->frames[i] << "\n";
+            if (f.sanitizer) print_sanitizer_stacks(os, *f.sanitizer, r.outcome.plan);
         }
         for (int k = 0; k < kFindingKinds; ++k)
             if (res.counts[k] > shown[k] && shown[k] >= per_kind)
@@ -205,16 +229,45 @@ nlohmann::json signal_safety_json(const SignalSafetyReport& r, const Plan& plan)
 
 }  // namespace
 
+namespace {
+
+nlohmann::json process_json(std::uint32_t p, const Plan& plan) {
+    if (p >= plan.processes.size()) return nullptr;
+    return {{"name", plan.processes[p].name},
+            {"index", p},
+            {"role", role_name(plan.processes[p].role)}};
+}
+
+nlohmann::json sanitizer_json(const SanitizerReport& r, const Plan& plan) {
+    nlohmann::json j{{"tool", r.tool},
+                     {"kind", r.kind},
+                     {"headline", r.headline},
+                     {"truncated", r.truncated},
+                     {"processes", nlohmann::json::array()},
+                     {"stacks", nlohmann::json::array()}};
+    if (!r.location.empty()) j["location"] = r.location;
+    for (std::uint32_t p : r.processes) j["processes"].push_back(process_json(p, plan));
+    for (const SanitizerStack& st : r.stacks)
+        j["stacks"].push_back({{"title", st.title},
+                               {"thread", st.thread},
+                               {"process", process_json(st.process, plan)},
+                               {"frames", st.frames}});
+    return j;
+}
+
+}  // namespace
+
 nlohmann::json finding_json(const Finding& f, const Plan& plan) {
     nlohmann::json j{{"kind", finding_kind_name(f.kind)}, {"summary", f.summary}};
     if (f.channel < plan.channels.size()) j["channel"] = plan.channels[f.channel].name;
     if (f.signal_safety) j["signal_safety"] = signal_safety_json(*f.signal_safety, plan);
     if (f.kind != FindingKind::kHang && f.kind != FindingKind::kCrash &&
-        f.kind != FindingKind::kSignalSafety) {
+        f.kind != FindingKind::kSignalSafety && f.kind != FindingKind::kSanitizer) {
         j["message"] = {{"origin", f.origin}, {"seq", f.seq}};
     }
     j["evidence"] = nlohmann::json::array();
     for (const auto& e : f.evidence) j["evidence"].push_back(record_json(e, plan));
+    if (f.sanitizer) j["sanitizer"] = sanitizer_json(*f.sanitizer, plan);
     return j;
 }
 
@@ -234,6 +287,7 @@ nlohmann::json scenario_json(const ScenarioReport& r) {
     j["active_s"] = o.active_s;
     j["check_s"] = o.check_s;
     j["interrupted"] = o.interrupted;
+    j["as_threads"] = o.as_threads;
     j["run_dir"] = o.kept ? nlohmann::json(o.run_dir) : nlohmann::json(nullptr);
     j["records"] = o.result.records;
     j["channels"] = nlohmann::json::array();

@@ -220,6 +220,10 @@ RunOutcome check_run_dir(const std::string& dir, std::size_t max_findings) {
     h.plan = &out.plan;
     auto readers = open_logs(dir, out.plan, h);
     const std::uint64_t t0 = now_ns();
+    const std::vector<SanitizerReport> reports =
+        read_sanitizer_reports(dir, static_cast<std::uint32_t>(out.plan.processes.size()));
+    h.sanitizer = reports;
+    out.as_threads = fs::exists(dir + "/" + kThreadsWorkerLog);
     CheckOptions opt;
     opt.max_findings_per_kind = max_findings;
     out.result = check_history(h, opt);

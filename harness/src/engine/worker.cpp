@@ -14,10 +14,11 @@
 #include "ipctorture/event_log.hpp"
 #include "ipctorture/logging.hpp"
 #include "ipctorture/roles.hpp"
+#include "worker_detail.hpp"
 
 namespace ipct {
 
-namespace {
+namespace worker_detail {
 
 Plan read_plan(const std::string& run_dir) {
     std::ifstream in(run_dir + "/plan.json");
@@ -32,13 +33,14 @@ Plan read_plan(const std::string& run_dir) {
 }
 
 std::unique_ptr<Endpoint> open_endpoint(const Plan& plan, std::uint32_t self, std::uint32_t c,
-                                        Direction d, EventLogWriter& log) {
+                                        Direction d, const nlohmann::json& state,
+                                        EventLogWriter& log) {
     const PlannedChannel& ch = plan.channels.at(c);
     Backend* b = find_backend(ch.backend);
     if (!b) IPCT_FAIL("unknown backend in plan: " + ch.backend);
     Record* r = log.begin(Op::kOpen, static_cast<std::uint16_t>(c));
     r->aux = d == Direction::kRead ? 0 : 1;
-    auto ep = b->open(channel_setup(plan, c, self, d), ch.state, d);
+    auto ep = b->open(channel_setup(plan, c, self, d), state, d);
     EventLogWriter::end(r, Status::kOk);
     return ep;
 }
@@ -67,7 +69,22 @@ std::uint64_t expected_records(const Plan& plan, const PlannedProcess& p) {
     return std::min<std::uint64_t>(n * 2 + 1024, std::uint64_t{1} << 22);
 }
 
-}  // namespace
+int run_started(const Plan& plan, const PlannedProcess& self, EventLogWriter& log, Endpoint* in,
+                Endpoint* out, bool targeted) {
+    log.mark(Op::kStart, 0);
+    Payload payload(plan.seed);
+    RoleContext ctx{&plan, &self, &log, &payload, in, out};
+    const int rc = run_role(ctx);
+    if (targeted) log.append(note_record(Note::kSignalsCaught, target_signals_caught()));
+    if (targeted || eintr_retries() > 0)
+        log.append(note_record(Note::kEintrRetries, eintr_retries()));
+    log.mark(Op::kExit, 0, static_cast<std::uint32_t>(rc));
+    return rc;
+}
+
+}  // namespace worker_detail
+
+using namespace worker_detail;
 
 int worker_main(const WorkerArgs& a) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -83,20 +100,14 @@ int worker_main(const WorkerArgs& a) {
                            expected_records(plan, self));
         std::unique_ptr<Endpoint> in, out;
         if (self.in_channel != kNoChannel)
-            in = open_endpoint(plan, self.index, self.in_channel, Direction::kRead, log);
+            in = open_endpoint(plan, self.index, self.in_channel, Direction::kRead,
+                               plan.channels.at(self.in_channel).state, log);
         if (self.out_channel != kNoChannel)
-            out = open_endpoint(plan, self.index, self.out_channel, Direction::kWrite, log);
+            out = open_endpoint(plan, self.index, self.out_channel, Direction::kWrite,
+                                plan.channels.at(self.out_channel).state, log);
         const bool targeted = install_target_handlers(plan, self.index);
         barrier(a.ready_fd, a.go_fd);
-        log.mark(Op::kStart, 0);
-        Payload payload(plan.seed);
-        RoleContext ctx{&plan, &self, &log, &payload, in.get(), out.get()};
-        const int rc = run_role(ctx);
-        if (targeted) log.append(note_record(Note::kSignalsCaught, target_signals_caught()));
-        if (targeted || eintr_retries() > 0)
-            log.append(note_record(Note::kEintrRetries, eintr_retries()));
-        log.mark(Op::kExit, 0, static_cast<std::uint32_t>(rc));
-        return rc;
+        return run_started(plan, self, log, in.get(), out.get(), targeted);
     } catch (const std::exception& e) {
         spdlog::error("{}", e.what());
         return 3;

@@ -1,0 +1,35 @@
+// What a worker process and a threads-mode worker thread share
+// (worker.cpp, worker_threads.cpp).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "ipctorture/backend.hpp"
+#include "ipctorture/event_log.hpp"
+#include "ipctorture/plan.hpp"
+
+namespace ipct::worker_detail {
+
+Plan read_plan(const std::string& run_dir);
+
+// Opens process `self`'s side d of channel c from `state` (the channel's
+// state, or a threads-mode thread's copy of it), logging a kOpen record.
+std::unique_ptr<Endpoint> open_endpoint(const Plan& plan, std::uint32_t self, std::uint32_t c,
+                                        Direction d, const nlohmann::json& state,
+                                        EventLogWriter& log);
+
+// Room for the records a process will most likely write.
+std::uint64_t expected_records(const Plan& plan, const PlannedProcess& p);
+
+// Start barrier: one byte on ready_fd, then end-of-file on go_fd.
+void barrier(int ready_fd, int go_fd);
+
+// Everything after the start barrier: the start mark, the role, the notes
+// and the exit mark.  Returns the role's exit code.
+int run_started(const Plan& plan, const PlannedProcess& self, EventLogWriter& log, Endpoint* in,
+                Endpoint* out, bool targeted);
+
+}  // namespace ipct::worker_detail
