@@ -27,6 +27,10 @@ struct RunOptions {
     std::string run_root;               // empty = default_run_root()
     std::string worker_exe;             // empty = this executable
     std::size_t max_findings = 100;     // listed per kind; counts are always exact
+    // Keep the run directory after a failure (an interrupted run's always).
+    bool keep_failed = true;
+    // Replaces every process's perturbation (--perturb).
+    std::optional<PerturbConfig> perturb;
 };
 
 struct WorkerEnd {
@@ -45,6 +49,10 @@ struct RunOutcome {
     double wall_s = 0;            // spawn to last worker reaped
     double active_s = 0;          // start barrier to last worker reaped
     double check_s = 0;
+    // CLOCK_MONOTONIC (the event logs' clock): the start barrier's release
+    // and the last worker's end; 0 when the run never got there.
+    std::uint64_t t_start_ns = 0;
+    std::uint64_t t_end_ns = 0;
     std::string run_dir;
     bool kept = false;
 };

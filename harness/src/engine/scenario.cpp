@@ -26,6 +26,7 @@
 #include "ipctorture/backend.hpp"
 #include "ipctorture/errors.hpp"
 #include "ipctorture/message.hpp"
+#include "scenario_schedule.hpp"
 
 namespace ipct {
 namespace {
@@ -213,9 +214,9 @@ class Loader {
 Scenario Loader::scenario(const Node& root) const {
     if (!root.IsDefined() || root.IsNull())
         fail_at({file_, 1, 1}, "empty scenario; expected a map with name, channels and processes");
-    Map top(
-        file_, root, "scenario",
-        {"name", "description", "seed", "timeout", "channels", "processes", "checks", "matrix"});
+    Map top(file_, root, "scenario",
+            {"name", "description", "seed", "timeout", "channels", "processes", "checks", "matrix",
+             "perturb", "cpus"});
     Scenario s;
     s.file = file_;
     const Item& name = top.need("name");
@@ -233,6 +234,8 @@ Scenario Loader::scenario(const Node& root) const {
         s.checks = checks(*f);
         s.checks_loc = f->loc;
     }
+    if (const Item* f = top.find("perturb")) s.perturb = load_perturb(file_, f->node, f->loc);
+    if (const Item* f = top.find("cpus")) s.cpus = load_cpus(file_, f->node, f->loc);
     return s;
 }
 
@@ -422,7 +425,7 @@ std::vector<ProcessSpec> Loader::processes(const Item& it,
 ProcessSpec Loader::process(const Node& n, const std::vector<ChannelSpec>& ch) const {
     Map m(file_, n, "process",
           {"role", "name", "count", "channel", "input", "output", "workload", "options", "targets",
-           "signal"});
+           "signal", "perturb", "cpus"});
     ProcessSpec p;
     p.loc = m.loc();
     const Item& role = m.need("role");
@@ -441,6 +444,8 @@ ProcessSpec Loader::process(const Node& n, const std::vector<ChannelSpec>& ch) c
     endpoints(m, p, ch);
     p.workload = workload(m, p.role);
     if (const Item* o = m.find("options")) p.options = options(*o);
+    if (const Item* f = m.find("perturb")) p.perturb = load_perturb(file_, f->node, f->loc);
+    if (const Item* f = m.find("cpus")) p.cpus = load_cpus(file_, f->node, f->loc);
     return p;
 }
 
