@@ -387,6 +387,51 @@ json result_json(const Result& r, bool zoo) {
 
 }  // namespace
 
+namespace {
+
+// The exit status the results call for (see detect.hpp).
+int status_of(const DetectArgs& a, const std::vector<Result>& zoo,
+              const std::vector<Result>& twins) {
+    int status = kExitPass;
+    for (const Result& r : zoo) {
+        const Series& p = r.series[0];
+        if (!(a.until_found ? p.detected() > 0 : p.rate() >= a.min_rate))
+            status = std::max(status, int(kExitFindings));
+    }
+    for (const Result& r : twins)
+        if (r.series[0].failing()) status = std::max(status, int(kExitFindings));
+    for (const auto* rs : {&zoo, &twins})
+        for (const Result& r : *rs)
+            for (const Series& s : r.series) {
+                if (s.errors()) status = std::max(status, int(kExitEnvironment));
+                if (s.interrupted()) return 128 + (s.runs.back().signal ? s.runs.back().signal : 2);
+            }
+    return status;
+}
+
+void report(const DetectArgs& a, const std::string& command, const std::string& setting,
+            const std::vector<Result>& zoo, const std::vector<Result>& twins, int status) {
+    if (!a.quiet) {
+        std::cout << "perturbed: " << setting << "; off: no perturbation\n"
+                  << "TTFF: time from the start barrier to the first finding of an expected "
+                     "kind; MISS-RUN: longest run of consecutive runs without detection\n\n";
+        if (!zoo.empty()) print_zoo(std::cout, zoo);
+        if (!zoo.empty() && !twins.empty()) std::cout << "\n";
+        if (!twins.empty()) print_twins(std::cout, twins);
+    }
+    if (a.json.empty()) return;
+    json j{{"ipctorture_detect", 1},       {"command", command},     {"perturbed", setting},
+           {"until_found", a.until_found}, {"min_rate", a.min_rate}, {"exit_status", status},
+           {"zoo", json::array()},         {"twins", json::array()}};
+    for (const Result& r : zoo) j["zoo"].push_back(result_json(r, true));
+    for (const Result& r : twins) j["twins"].push_back(result_json(r, false));
+    std::ofstream out(a.json);
+    out << json_text(j) << "\n";
+    if (!out) throw EnvironmentError("cannot write " + a.json);
+}
+
+}  // namespace
+
 int detect_main(const DetectArgs& a, const std::string& command) {
     std::vector<std::string> zoo_files, twin_files;
     collect(a, zoo_files, twin_files);
@@ -407,60 +452,30 @@ int detect_main(const DetectArgs& a, const std::string& command) {
     twin.keep_failed = true;  // a false positive is: its directory stays for `check`
     const std::uint32_t off_runs = a.until_found ? 0 : a.off_runs.value_or(a.runs);
 
-    int status = kExitPass;
     bool stop = false;
     std::vector<Result> zres, tres;
-    for (const Entry& e : zoo) {
-        Result r{&e, {}};
-        r.series.push_back(run_series(e, "perturbed", perturbed, a.until_found ? a.max : a.runs,
-                                      a.until_found, a));
+    for (std::size_t i = 0; i < zoo.size() && !stop; ++i) {
+        Result r{&zoo[i], {}};
+        r.series.push_back(run_series(zoo[i], "perturbed", perturbed,
+                                      a.until_found ? a.max : a.runs, a.until_found, a));
         stop = r.series.back().interrupted();
         if (!stop && off_runs > 0) {
-            r.series.push_back(run_series(e, "off", off, off_runs, false, a));
+            r.series.push_back(run_series(zoo[i], "off", off, off_runs, false, a));
             stop = r.series.back().interrupted();
         }
-        const Series& p = r.series[0];
-        const bool ok = a.until_found ? p.detected() > 0 : p.rate() >= a.min_rate;
-        if (!ok) status = std::max(status, int(kExitFindings));
-        for (const Series& s : r.series)
-            if (s.errors()) status = std::max(status, int(kExitEnvironment));
         zres.push_back(std::move(r));
-        if (stop) break;
     }
     for (std::size_t i = 0; i < twins.size() && !stop && a.twin_runs > 0; ++i) {
-        Result r{&twins[i], {run_series(twins[i], "twin", twin, a.twin_runs, false, a)}};
-        stop = r.series.back().interrupted();
-        if (r.series[0].failing()) status = std::max(status, int(kExitFindings));
-        if (r.series[0].errors()) status = std::max(status, int(kExitEnvironment));
-        tres.push_back(std::move(r));
+        tres.push_back(
+            Result{&twins[i], {run_series(twins[i], "twin", twin, a.twin_runs, false, a)}});
+        stop = tres.back().series.back().interrupted();
     }
-    for (const auto* rs : {&zres, &tres})
-        for (const Result& r : *rs)
-            for (const Series& s : r.series)
-                if (s.interrupted())
-                    status = 128 + (s.runs.back().signal ? s.runs.back().signal : 2);
     const std::string setting =
         a.perturb.empty()
             ? "each scenario's own (default " + perturb_text(PerturbConfig::builtin_default()) + ")"
             : perturb_text(*perturbed.perturb);
-    if (!a.quiet) {
-        std::cout << "perturbed: " << setting << "; off: no perturbation\n"
-                  << "TTFF: time from the start barrier to the first finding of an expected "
-                     "kind; MISS-RUN: longest run of consecutive runs without detection\n\n";
-        if (!zres.empty()) print_zoo(std::cout, zres);
-        if (!zres.empty() && !tres.empty()) std::cout << "\n";
-        if (!tres.empty()) print_twins(std::cout, tres);
-    }
-    if (!a.json.empty()) {
-        json j{{"ipctorture_detect", 1},       {"command", command},     {"perturbed", setting},
-               {"until_found", a.until_found}, {"min_rate", a.min_rate}, {"exit_status", status},
-               {"zoo", json::array()},         {"twins", json::array()}};
-        for (const Result& r : zres) j["zoo"].push_back(result_json(r, true));
-        for (const Result& r : tres) j["twins"].push_back(result_json(r, false));
-        std::ofstream out(a.json);
-        out << json_text(j) << "\n";
-        if (!out) throw EnvironmentError("cannot write " + a.json);
-    }
+    const int status = status_of(a, zres, tres);
+    report(a, command, setting, zres, tres, status);
     return status;
 }
 
