@@ -309,8 +309,7 @@ ShmEndpoint::ShmEndpoint(const ChannelSetup& ch, const nlohmann::json& state, co
       h_(map_.header()),
       ctl_(state.at("control").get<std::string>()),
       dir_(d),
-      rank_(ch.rank),
-      perturb_(mix64(ch.seed ^ mix64(0x73686d00ull + ch.process))) {}
+      rank_(ch.rank) {}
 
 void ShmEndpoint::close() {
     if (closed_) return;

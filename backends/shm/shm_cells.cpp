@@ -47,7 +47,7 @@ class CounterEndpoint final : public ShmEndpoint {
                 break;
             }
             case Sync::kAtomic:
-                perturb_();
+                perturb_(Site::kLoadToStore);  // where the other syncs' window is
                 h_->value.fetch_add(1, std::memory_order_relaxed);
                 break;
         }
@@ -71,7 +71,7 @@ class CounterEndpoint final : public ShmEndpoint {
   private:
     void increment() {
         const std::uint64_t v = h_->value.load(std::memory_order_relaxed);
-        perturb_();
+        perturb_(Site::kLoadToStore);
         h_->value.store(v + 1, std::memory_order_relaxed);
     }
 
@@ -170,7 +170,7 @@ class SnapshotEndpoint final : public ShmEndpoint {
     void in_pieces(std::size_t n, Copy&& copy) {
         const std::size_t piece = std::max<std::size_t>((n / kPieces + 63) / 64 * 64, 64);
         for (std::size_t at = 0; at < n; at += piece) {
-            if (at > 0) perturb_();
+            if (at > 0) perturb_(Site::kCopyPiece);
             copy(at, std::min(piece, n - at));
         }
     }

@@ -93,9 +93,9 @@ class RingEndpoint final : public ShmEndpoint {
             if (head - h_->tail.load(std::memory_order_relaxed) < h_->slots) break;
             if (int e = g.wait(&h_->not_full, kWriterWaitMs)) return error(e);
         }
-        perturb_();
+        perturb_(Site::kIndexToSlot);
         put(map_.slot(head), msg);
-        perturb_();
+        perturb_(Site::kSlotToIndex);
         h_->head.store(head + 1, std::memory_order_relaxed);
         notify(&h_->not_empty);
         return done(msg.size());
@@ -112,9 +112,9 @@ class RingEndpoint final : public ShmEndpoint {
             if (open == 0) return end();
             if (int e = g.wait(&h_->not_empty, kReaderWaitMs)) return error(e);
         }
-        perturb_();
+        perturb_(Site::kIndexToSlot);
         const IoResult r = take(map_.slot(tail), buf);
-        perturb_();
+        perturb_(Site::kSlotToIndex);
         h_->tail.store(tail + 1, std::memory_order_relaxed);
         notify(&h_->not_full);
         return r;
@@ -131,9 +131,9 @@ class RingEndpoint final : public ShmEndpoint {
         {
             SemGuard g(&h_->lock);
             const std::uint64_t head = h_->head.load(std::memory_order_relaxed);
-            perturb_();
+            perturb_(Site::kIndexToSlot);
             put(map_.slot(head), msg);
-            perturb_();
+            perturb_(Site::kSlotToIndex);
             h_->head.store(head + 1, std::memory_order_relaxed);
         }
         sem_post(&h_->used_slots);
@@ -158,9 +158,9 @@ class RingEndpoint final : public ShmEndpoint {
         {
             SemGuard g(&h_->lock);
             const std::uint64_t tail = h_->tail.load(std::memory_order_relaxed);
-            perturb_();
+            perturb_(Site::kIndexToSlot);
             r = take(map_.slot(tail), buf);
-            perturb_();
+            perturb_(Site::kSlotToIndex);
             h_->tail.store(tail + 1, std::memory_order_relaxed);
         }
         sem_post(&h_->free_slots);
@@ -214,9 +214,9 @@ class RingEndpoint final : public ShmEndpoint {
                 pos = h_->head.load(std::memory_order_relaxed);
             }
         }
-        perturb_();
+        perturb_(Site::kIndexToSlot);
         put(s, msg);
-        perturb_();
+        perturb_(Site::kSlotToIndex);
         s->seq.store(pos + 1, std::memory_order_release);
         return done(msg.size());
     }
@@ -240,9 +240,9 @@ class RingEndpoint final : public ShmEndpoint {
                 pos = h_->tail.load(std::memory_order_relaxed);
             }
         }
-        perturb_();
+        perturb_(Site::kIndexToSlot);
         const IoResult r = take(s, buf);
-        perturb_();
+        perturb_(Site::kSlotToIndex);
         s->seq.store(pos + h_->slots, std::memory_order_release);
         return r;
     }
@@ -274,9 +274,9 @@ class RingEndpoint final : public ShmEndpoint {
                 break;
             b.pause();
         }
-        perturb_();
+        perturb_(Site::kIndexToSlot);
         put(map_.slot(head), msg);
-        perturb_();
+        perturb_(Site::kSlotToIndex);
         h_->head.store(head + 1, std::memory_order_release);
         return done(msg.size());
     }
@@ -301,9 +301,9 @@ class RingEndpoint final : public ShmEndpoint {
             if (open == 0) return end();
             b.pause();
         }
-        perturb_();
+        perturb_(Site::kIndexToSlot);
         const IoResult r = take(map_.slot(tail), buf);
-        perturb_();
+        perturb_(Site::kSlotToIndex);
         h_->tail.store(tail + 1, std::memory_order_release);
         return r;
     }

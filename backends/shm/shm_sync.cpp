@@ -69,21 +69,6 @@ void Backoff::pause() {
     if (n_ < 64) ++n_;
 }
 
-void Perturb::operator()() {
-    const std::uint64_t r = mix64(s_++);
-    switch (r & 7) {
-        case 0:
-            ::sched_yield();
-            break;
-        case 1:
-        case 2:
-            spin(static_cast<unsigned>((r >> 8) & 511));
-            break;
-        default:
-            break;
-    }
-}
-
 timespec deadline_in(long ms) {
     timespec ts;
     ::clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <span>
 
+#include "ipctorture/perturb.hpp"
 #include "shm/shm_layout.hpp"
 
 namespace ipct::shm {
@@ -24,21 +25,19 @@ class Backoff {
     unsigned n_ = 0;
 };
 
-// Seeded schedule noise at the points where processes race: between reading
-// a shared index (or counter) and writing it back, and in the middle of a
-// copy.  It does nothing most of the time, and otherwise spins a little or
-// yields the CPU, which on a busy machine hands it to another process in the
-// middle of the critical window.  The same noise runs with every sync, so a
-// correct sync is shown correct under the very schedules that break `none`.
-// The seed is the run seed mixed with the process's plan index: one seed
-// reproduces the noise.
+// Schedule noise at the points where processes race: between reading a
+// shared index (or counter) and writing it back, and in the middle of a
+// copy.  Each call is a perturbation point of the process's perturber
+// (ipctorture/perturb.hpp), which the scenario's `perturb:` configures: by
+// default it yields or spins a little at 3 visits in 8 of these windows,
+// which on a busy machine hands the CPU to another process in the middle
+// of the critical window.  The same points are visited with every sync, so
+// a correct sync is shown correct under the very schedules that break
+// `none`.  The perturber's stream comes from the run seed and the process:
+// one seed reproduces the noise.
 class Perturb {
   public:
-    explicit Perturb(std::uint64_t seed) : s_(seed) {}
-    void operator()();
-
-  private:
-    std::uint64_t s_;
+    void operator()(Site s = Site::kWindow) const { perturb_point(s); }
 };
 
 // An absolute CLOCK_MONOTONIC time `ms` milliseconds from now.

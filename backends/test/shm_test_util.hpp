@@ -27,6 +27,7 @@
 
 #include "ipctorture/backend.hpp"
 #include "ipctorture/message.hpp"
+#include "ipctorture/perturb.hpp"
 #include "mp_test_util.hpp"
 
 namespace ipct::shm_test {
@@ -197,6 +198,8 @@ class Channel {
         try {
             ::close(ready_[0]);
             ::close(go_[1]);
+            // The noise a scenario gets by default, as a worker would have it.
+            perturb_configure(PerturbConfig::builtin_default(), mix64(kSeed + me.process));
             auto ep = backend_->open(me, state_, d);
             char b = 'r';
             if (write_full(ready_[1], &b, 1).err) IPCT_FAIL_ERRNO("barrier");

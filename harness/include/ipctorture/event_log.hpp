@@ -43,6 +43,9 @@ enum class Note : std::uint32_t {
     kSignalsSent = 1,
     kSignalsCaught = 2,  // a signaler's target, at its end: seq = signals its handler counted
     kEintrRetries = 3,   // at a worker's end: seq = EINTR retries of the harness's helpers
+    // At the end of a worker whose perturbation was on: seq = perturbations
+    // made, origin = yields, size = spins, extra = sleeps.
+    kPerturbations = 4,
 };
 
 enum class Status : std::uint8_t {

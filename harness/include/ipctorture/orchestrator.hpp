@@ -35,6 +35,10 @@ struct RunOptions {
     // process (worker.hpp), so that ThreadSanitizer sees the races between
     // them.  The scenario must pass validate_threads_mode().
     bool as_threads = false;
+    // Keep the run directory after a failure (an interrupted run's always).
+    bool keep_failed = true;
+    // Replaces every process's perturbation (--perturb).
+    std::optional<PerturbConfig> perturb;
 };
 
 struct WorkerEnd {
@@ -53,6 +57,10 @@ struct RunOutcome {
     double wall_s = 0;            // spawn to last worker reaped
     double active_s = 0;          // start barrier to last worker reaped
     double check_s = 0;
+    // CLOCK_MONOTONIC (the event logs' clock): the start barrier's release
+    // and the last worker's end; 0 when the run never got there.
+    std::uint64_t t_start_ns = 0;
+    std::uint64_t t_end_ns = 0;
     std::string run_dir;
     bool kept = false;
     bool as_threads = false;  // the run used threads mode

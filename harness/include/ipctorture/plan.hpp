@@ -47,6 +47,11 @@ struct PlannedProcess {
     std::vector<std::uint32_t> targets;
     int signal = 0;
     bool sigsafe = false;  // started under the signal-safety interposer
+    // Schedule perturbation (its stream: perturb_seed) and CPU placement:
+    // the CPUs it is pinned to, ascending (empty: not pinned, kAny).
+    PerturbConfig perturb;
+    CpuPlacement::Kind placement = CpuPlacement::Kind::kAny;
+    std::vector<int> cpus;
     bool operator==(const PlannedProcess&) const = default;
 };
 
@@ -75,6 +80,10 @@ Plan make_plan(const Scenario& s, std::uint64_t seed, const std::string& run_id,
 // A well-mixed per-stream seed; distinct streams of one run seed never
 // collide.  Process i of a plan gets derive_seed(plan seed, i + 1).
 std::uint64_t derive_seed(std::uint64_t run_seed, std::uint64_t stream);
+
+// The seed of process p's perturbation stream: its own seed (the run seed
+// mixed with its plan index) on a stream of its own.
+std::uint64_t perturb_seed(const PlannedProcess& p);
 
 struct Contract;  // backend.hpp
 // The checker rules a backend contract implies, in the order lost,

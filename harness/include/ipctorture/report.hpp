@@ -2,6 +2,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -23,6 +24,8 @@ struct ScenarioReport {
     RunOutcome outcome;
     std::string error;      // harness or environment error text
     std::string reproduce;  // the command that re-runs exactly this
+    // With --repeat / --until-fail: the repetition's index, from 0.
+    std::optional<std::uint32_t> repetition;
     ScenarioVerdict verdict() const;
 };
 

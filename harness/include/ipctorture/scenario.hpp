@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "ipctorture/perturb.hpp"
+
 namespace ipct {
 
 struct SourceLoc {
@@ -118,6 +120,18 @@ struct ReceiveRequest {
     bool operator==(const ReceiveRequest&) const = default;
 };
 
+// Where a process may run (`cpus:`): anywhere (not pinned), on one CPU
+// shared by every process placed `same`, round-robin over the allowed CPUs
+// (`spread`, in plan order), or on a list of CPUs.
+struct CpuPlacement {
+    enum class Kind : std::uint8_t { kAny, kSame, kSpread, kList };
+    Kind kind = Kind::kAny;
+    std::vector<int> cpus;  // kList: ascending, each once
+    SourceLoc loc;
+    bool operator==(const CpuPlacement&) const = default;
+};
+const char* placement_name(CpuPlacement::Kind k);
+
 struct ChannelSpec {
     std::string name;
     std::string backend;
@@ -148,6 +162,9 @@ struct ProcessSpec {
     SourceLoc signal_loc;
     // Run under the signal-safety interposer (LD_PRELOAD; sigsafe.hpp).
     bool sigsafe = false;
+    // Unset: the scenario's (top-level) setting.
+    std::optional<PerturbConfig> perturb;
+    std::optional<CpuPlacement> cpus;
     SourceLoc loc;
     bool operator==(const ProcessSpec&) const = default;
 };
@@ -182,6 +199,9 @@ struct Scenario {
     // tests and the detection benchmark read it.
     std::vector<std::string> expect;
     SourceLoc expect_loc;
+    // Unset: PerturbConfig::builtin_default(); not pinned.
+    std::optional<PerturbConfig> perturb;
+    std::optional<CpuPlacement> cpus;
     std::string text;  // the file's bytes, kept for reports and replay
     bool operator==(const Scenario&) const = default;
 };

@@ -99,6 +99,7 @@ Scenario pipe_scenario(std::uint64_t n, std::uint32_t size) {
     s.name = "bench-pipe-" + std::to_string(size);
     s.seed = 7;
     s.timeout_s = 600;
+    s.perturb = PerturbConfig::off();  // throughput, not races
     s.channels.push_back(ChannelSpec{"data", "pipe", {}, {}});
     ProcessSpec prod;
     prod.role = Role::kProducer;

@@ -9,10 +9,13 @@
 
 #include "ipctorture/backend.hpp"
 #include "ipctorture/bench.hpp"
+#include "ipctorture/detect.hpp"
 #include "ipctorture/errors.hpp"
 #include "ipctorture/logging.hpp"
 #include "ipctorture/orchestrator.hpp"
+#include "ipctorture/repeat.hpp"
 #include "ipctorture/report.hpp"
+#include "ipctorture/schedule.hpp"
 #include "ipctorture/worker.hpp"
 
 namespace ipct {
@@ -27,9 +30,13 @@ struct RunArgs {
     bool keep = false;
     bool quiet = false;
     std::size_t max_findings = 100;
-    std::string cell;         // run only this matrix cell
-    bool sigsafe = false;     // every process under the signal-safety interposer
-    bool as_threads = false;  // every process as a thread of one worker process
+    std::string cell;          // run only this matrix cell
+    bool sigsafe = false;      // every process under the signal-safety interposer
+    bool as_threads = false;   // every process as a thread of one worker process
+    std::uint32_t repeat = 0;  // --repeat N; 0 = not asked for
+    bool until_fail = false;
+    std::uint32_t max = 0;  // --max with --until-fail; 0 = the default
+    std::string perturb;    // --perturb, checked at parse time
 };
 
 std::vector<std::string> expand(const std::vector<std::string>& paths) {
@@ -41,47 +48,87 @@ std::vector<std::string> expand(const std::vector<std::string>& paths) {
     return files;
 }
 
-std::string reproduce_cmd(const std::string& file, const std::string& cell, std::uint64_t seed,
-                          const RunArgs& a) {
-    std::string c = "ipctorture run " + shell_quote(file) + " --seed " + std::to_string(seed);
-    if (!cell.empty()) c += " --cell " + shell_quote(cell);
-    if (a.timeout) c += " --timeout " + std::to_string(*a.timeout);
-    if (a.sigsafe) c += " --sigsafe";
-    if (a.as_threads) c += " --as-threads";
-    return c;
+RunSettings settings_of(const RunArgs& a) {
+    RunSettings r;
+    r.timeout_s = a.timeout;
+    r.max_findings = a.max_findings;
+    r.keep = a.keep;
+    r.sigsafe = a.sigsafe;
+    r.as_threads = a.as_threads;
+    if (!a.perturb.empty()) r.perturb = parse_perturb_text(a.perturb, nullptr);
+    return r;
 }
 
 // Writes the JSON report to path, if one was asked for.
-void write_report(const std::string& path, const std::vector<ScenarioReport>& reps,
-                  const std::string& command) {
+void write_report(const std::string& path, const nlohmann::json& j) {
     if (path.empty()) return;
     std::ofstream out(path);
-    out << json_text(report_json(reps, command)) << "\n";
+    out << json_text(j) << "\n";
     if (!out) throw EnvironmentError("cannot write " + path);
 }
 
-ScenarioReport run_one(const Scenario& s, const RunArgs& a) {
-    ScenarioReport r;
-    r.file = s.file;
-    r.name = s.name;
-    r.seed = a.seed.value_or(s.seed);
-    r.reproduce = reproduce_cmd(s.file, s.cell, r.seed, a);
-    RunOptions o;
-    o.seed = a.seed;
-    o.timeout_s = a.timeout;
-    o.keep = a.keep;
-    o.max_findings = a.max_findings;
-    o.sigsafe = a.sigsafe;
-    o.as_threads = a.as_threads;
-    try {
-        r.outcome = run_scenario(s, o);
-        r.ran = true;
-    } catch (const EnvironmentError& e) {
-        r.error = std::string("environment: ") + e.what();
-    } catch (const std::exception& e) {
-        r.error = std::string("harness error: ") + e.what();
+std::string seconds_text(double s) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.2fs", s);
+    return b;
+}
+
+// --repeat N / --until-fail: each scenario's repetitions in turn, each with
+// its own seed, then a summary per scenario and the findings of the first
+// failing repetition of each.
+int run_repeated(const std::vector<Scenario>& scenarios, const RunArgs& a,
+                 const std::string& command) {
+    const RunSettings settings = settings_of(a);
+    const std::uint32_t n = a.until_fail ? (a.max ? a.max : kDefaultUntilFailMax)
+                                         : std::max<std::uint32_t>(a.repeat, 1);
+    std::vector<ScenarioReport> reps;
+    std::vector<std::pair<std::size_t, std::size_t>> ranges;  // [first, last) of each scenario
+    std::vector<std::uint64_t> bases;
+    bool interrupted = false;
+    for (const Scenario& s : scenarios) {
+        const std::uint64_t base = a.seed.value_or(s.seed);
+        const std::size_t first = reps.size();
+        for (std::uint32_t i = 0; i < n && !interrupted; ++i) {
+            const std::uint64_t seed = repetition_seed(base, i);
+            if (!a.quiet)
+                std::cerr << s.name << ": repetition " << i + 1 << " of "
+                          << (a.until_fail ? "at most " : "") << n << ", seed " << seed << ": "
+                          << std::flush;
+            reps.push_back(run_report(s, seed, settings));
+            ScenarioReport& r = reps.back();
+            r.repetition = i;
+            const ScenarioVerdict v = r.verdict();
+            if (!a.quiet)
+                std::cerr << verdict_label(v) << (r.ran ? " " + seconds_text(r.outcome.wall_s) : "")
+                          << "\n";
+            interrupted = v == ScenarioVerdict::kInterrupted;
+            if (a.until_fail && v != ScenarioVerdict::kPass) break;
+        }
+        ranges.emplace_back(first, reps.size());
+        bases.push_back(base);
+        if (interrupted) break;
     }
-    return r;
+    std::vector<RepeatSummary> sums;
+    std::vector<ScenarioReport> first_failures;
+    for (std::size_t k = 0; k < ranges.size(); ++k) {
+        std::vector<const ScenarioReport*> mine;
+        for (std::size_t i = ranges[k].first; i < ranges[k].second; ++i) mine.push_back(&reps[i]);
+        sums.push_back(summarize_repetitions(mine, bases[k]));
+        for (const ScenarioReport* r : mine)
+            if (r->verdict() != ScenarioVerdict::kPass) {
+                first_failures.push_back(*r);
+                break;
+            }
+    }
+    if (!a.quiet) {
+        print_repeat_summaries(std::cout, sums);
+        print_findings(std::cout, first_failures);
+    }
+    nlohmann::json j = report_json(reps, command);
+    j["repetitions"] = nlohmann::json::array();
+    for (const RepeatSummary& s : sums) j["repetitions"].push_back(repeat_summary_json(s));
+    write_report(a.json, j);
+    return exit_status(reps);
 }
 
 int cmd_run(const RunArgs& a, const std::string& command) {
@@ -103,17 +150,19 @@ int cmd_run(const RunArgs& a, const std::string& command) {
         std::cerr << "ipctorture: no scenario files found\n";
         return kExitUsage;
     }
+    if (a.repeat > 0 || a.until_fail) return run_repeated(scenarios, a, command);
+    const RunSettings settings = settings_of(a);
     std::vector<ScenarioReport> reps;
     for (const auto& s : scenarios) {
         if (!a.quiet) std::cerr << "running " << s.name << " (" << s.file << ")\n";
-        reps.push_back(run_one(s, a));
+        reps.push_back(run_report(s, a.seed.value_or(s.seed), settings));
         if (reps.back().verdict() == ScenarioVerdict::kInterrupted) break;
     }
     if (!a.quiet) {
         print_table(std::cout, reps);
         print_findings(std::cout, reps);
     }
-    write_report(a.json, reps, command);
+    write_report(a.json, report_json(reps, command));
     return exit_status(reps);
 }
 
@@ -142,13 +191,13 @@ int cmd_check(const std::string& dir, const std::string& json, const std::string
     r.name = r.outcome.plan.scenario_name;
     r.file = r.outcome.plan.scenario_file;
     r.seed = r.outcome.plan.seed;
-    RunArgs as_run;
+    RunSettings as_run;
     as_run.as_threads = r.outcome.as_threads;
-    r.reproduce = reproduce_cmd(r.file, r.outcome.plan.scenario_cell, r.seed, as_run);
+    r.reproduce = reproduce_command(r.file, r.outcome.plan.scenario_cell, r.seed, as_run);
     std::vector<ScenarioReport> reps{r};
     print_table(std::cout, reps);
     print_findings(std::cout, reps);
-    write_report(json, reps, command);
+    write_report(json, report_json(reps, command));
     return exit_status(reps);
 }
 
@@ -232,6 +281,24 @@ int cli_main(int argc, char** argv) {
     run->add_option("--max-findings", ra.max_findings,
                     "findings listed per kind in the report (counts are always exact)")
         ->check(CLI::PositiveNumber);
+    add_perturb_option(*run, ra.perturb);
+    auto* repeat = run->add_option("--repeat", ra.repeat,
+                                   "run each scenario N times, each with its own derived seed")
+                       ->check(CLI::Range(1u, 1000000u));
+    auto* until = run->add_flag("--until-fail", ra.until_fail,
+                                "run each scenario again, with a new derived seed each time, "
+                                "until a run fails (at most --max runs)");
+    run->add_option("--max", ra.max,
+                    "with --until-fail: the most runs per scenario (default " +
+                        std::to_string(kDefaultUntilFailMax) + ")")
+        ->check(CLI::Range(1u, 1000000u))
+        ->needs(until);
+    repeat->excludes(until);
+
+    DetectArgs da;
+    auto* detect = app.add_subcommand(
+        "detect", "detection benchmark: how often and how soon each zoo scenario is caught");
+    add_detect_options(*detect, da);
 
     std::vector<std::string> vpaths;
     auto* validate = app.add_subcommand("validate", "check scenario files without running them");
@@ -293,6 +360,7 @@ int cli_main(int argc, char** argv) {
         if (explain->parsed()) return cmd_explain(backend);
         if (clean->parsed()) return cmd_clean(root);
         if (bench->parsed()) return bench_main(ba);
+        if (detect->parsed()) return detect_main(da, joined(argc, argv));
     } catch (const ScenarioError& e) {
         std::cerr << e.what() << "\n";
         return kExitUsage;

@@ -147,6 +147,8 @@ Run::Run(const Scenario& s, const RunOptions& o)
     : opt_(o), dir_(RunDir::create(o.run_root.empty() ? default_run_root() : o.run_root, s.name)) {
     plan_ = make_plan(s, o.seed.value_or(s.seed), dir_.id(), dir_.path());
     if (o.timeout_s) plan_.timeout_s = *o.timeout_s;
+    if (o.perturb)
+        for (PlannedProcess& p : plan_.processes) p.perturb = *o.perturb;
     created_.assign(plan_.channels.size(), false);
     exe_ = o.worker_exe.empty() ? self_exe() : o.worker_exe;
     for (PlannedProcess& p : plan_.processes) {
@@ -391,7 +393,9 @@ RunOutcome Run::execute() {
     out.barrier_failed = barrier_failed_;
     out.wall_s = secs(t_spawn_, t_done_);
     out.active_s = secs(t_go_ ? t_go_ : t_spawn_, t_done_);
-    out.kept = opt_.keep || !out.result.pass() || interrupted_;
+    out.t_start_ns = t_go_;
+    out.t_end_ns = t_done_;
+    out.kept = opt_.keep || (opt_.keep_failed && !out.result.pass()) || interrupted_;
     if (out.kept)
         dir_.keep();
     else

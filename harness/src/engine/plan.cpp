@@ -7,6 +7,8 @@
 // HarnessError, never a crash.
 #include "ipctorture/plan.hpp"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <limits>
@@ -14,6 +16,7 @@
 #include "ipctorture/backend.hpp"
 #include "ipctorture/errors.hpp"
 #include "ipctorture/message.hpp"
+#include "ipctorture/schedule.hpp"
 
 namespace ipct {
 
@@ -70,6 +73,10 @@ std::uint64_t derive_seed(std::uint64_t run_seed, std::uint64_t stream) {
     return mix64(mix64(run_seed) + stream * 0x9e3779b97f4a7c15ull);
 }
 
+std::uint64_t perturb_seed(const PlannedProcess& p) {
+    return derive_seed(p.seed, 0x7065727475726221ull);
+}
+
 Plan make_plan(const Scenario& s, std::uint64_t seed, const std::string& run_id,
                const std::string& run_dir) {
     validate_scenario(s);
@@ -84,6 +91,7 @@ Plan make_plan(const Scenario& s, std::uint64_t seed, const std::string& run_id,
     plan.run_dir = run_dir;
     for (std::size_t i = 0; i < s.channels.size(); ++i) plan.channels.push_back(plan_channel(s, i));
     const std::vector<std::string> names = process_names(s);
+    CpuAssigner cpus(allowed_cpus());
     std::uint32_t origin = 0;
     for (const ProcessSpec& spec : s.processes) {
         for (int k = 0; k < spec.count; ++k) {
@@ -121,6 +129,10 @@ Plan make_plan(const Scenario& s, std::uint64_t seed, const std::string& run_id,
                 const ChannelSpec& in = s.channels[p.in_channel];
                 p.request = find_backend(in.backend)->receive_request(in.options, p.options);
             }
+            p.perturb = effective_perturb(s, spec);
+            const CpuPlacement place = effective_placement(s, spec);
+            p.placement = place.kind;
+            p.cpus = cpus.next(place);
             plan.processes.push_back(std::move(p));
         }
     }
@@ -261,7 +273,10 @@ json process_json(const PlannedProcess& p) {
             {"request", request_json(p.request)},
             {"targets", p.targets},
             {"signal", p.signal != 0 ? json(signal_name(p.signal)) : json(nullptr)},
-            {"sigsafe", p.sigsafe}};
+            {"sigsafe", p.sigsafe},
+            {"perturb", perturb_text(p.perturb)},
+            {"placement", placement_name(p.placement)},
+            {"cpus", p.cpus}};
 }
 
 }  // namespace
@@ -444,6 +459,29 @@ std::uint32_t read_channel_ref(const In& in, const char* key, std::size_t channe
     return static_cast<std::uint32_t>(c);
 }
 
+void read_schedule(const In& in, PlannedProcess& p) {
+    std::string why;
+    std::optional<PerturbConfig> c = parse_perturb_text(in.str("perturb"), &why);
+    if (!c) in.fail("'perturb': " + why);
+    p.perturb = *c;
+    const std::string placement = in.str("placement");
+    bool known = false;
+    for (auto k : {CpuPlacement::Kind::kAny, CpuPlacement::Kind::kSame, CpuPlacement::Kind::kSpread,
+                   CpuPlacement::Kind::kList})
+        if (placement == placement_name(k)) {
+            p.placement = k;
+            known = true;
+        }
+    if (!known) in.fail("unknown placement '" + placement + "'");
+    for (const json& c : in.array("cpus")) {
+        const auto cpu = static_cast<int>(in.uint_of(c, "cpus", CPU_SETSIZE - 1));
+        if (!p.cpus.empty() && cpu <= p.cpus.back()) in.fail("'cpus' is not ascending");
+        p.cpus.push_back(cpu);
+    }
+    if (p.cpus.empty() != (p.placement == CpuPlacement::Kind::kAny))
+        in.fail("'cpus' does not fit the placement " + placement);
+}
+
 PlannedProcess read_process(const In& in, std::size_t channels) {
     PlannedProcess p;
     p.index = static_cast<std::uint32_t>(in.uint("index", kU32));
@@ -477,6 +515,7 @@ PlannedProcess read_process(const In& in, std::size_t channels) {
         p.signal = *n;
     }
     p.sigsafe = in.flag("sigsafe");
+    read_schedule(in, p);
     const bool signaler = p.role == Role::kSignaler;
     if (signaler != (p.signal != 0) || signaler == p.targets.empty())
         in.fail(signaler ? "a signaler needs 'signal' and 'targets'"

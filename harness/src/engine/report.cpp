@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "ipctorture/errors.hpp"
+#include "ipctorture/schedule.hpp"
 
 namespace ipct {
 
@@ -278,6 +279,7 @@ nlohmann::json scenario_json(const ScenarioReport& r) {
                      {"seed", r.seed},
                      {"verdict", verdict_label(r.verdict())},
                      {"reproduce", r.reproduce}};
+    if (r.repetition) j["repetition"] = *r.repetition;
     if (!r.ran) {
         j["error"] = r.error;
         return j;
@@ -304,8 +306,13 @@ nlohmann::json scenario_json(const ScenarioReport& r) {
     j["findings_truncated"] = o.result.findings.size() < o.result.total_findings();
     j["processes"] = nlohmann::json::array();
     for (std::size_t i = 0; i < o.plan.processes.size(); ++i) {
-        nlohmann::json p{{"name", o.plan.processes[i].name},
-                         {"role", role_name(o.plan.processes[i].role)}};
+        const PlannedProcess& q = o.plan.processes[i];
+        // Unpinned workers run where the harness may: its own CPU set.
+        nlohmann::json p{{"name", q.name},
+                         {"role", role_name(q.role)},
+                         {"perturb", perturb_text(q.perturb)},
+                         {"placement", placement_name(q.placement)},
+                         {"cpus", q.cpus.empty() ? allowed_cpus() : q.cpus}};
         if (i < o.workers.size()) {
             p["pid"] = o.workers[i].pid;
             const int st = o.workers[i].status;

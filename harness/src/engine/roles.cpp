@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "ipctorture/framing.hpp"
+#include "ipctorture/perturb.hpp"
 
 namespace ipct {
 
@@ -80,6 +81,7 @@ int run_producer(RoleContext& c) {
         std::span<std::byte> msg(buf.data(), size);
         const std::uint32_t prio = w.priority ? draw_size(*w.priority, prio_rng) : 0;
         c.payload->fill(msg, p.origin, seq, prio);
+        perturb_point(Site::kBeforeSend);
         Record* r = c.log->begin(Op::kSend, ch16(p.out_channel));
         r->origin = p.origin;
         r->seq = seq;
@@ -88,6 +90,7 @@ int run_producer(RoleContext& c) {
         IoResult res = c.out->send(msg);
         r->extra = static_cast<std::uint32_t>(res.calls);
         EventLogWriter::end(r, res.ok() ? Status::kOk : Status::kError, res.ok() ? 0 : res.err);
+        perturb_point(Site::kAfterSend);
         if (!res.ok()) {
             rc = 0;  // the error is in the history; the checker judges it
             break;
@@ -114,9 +117,11 @@ void receive_all(RoleContext& c, OnFrame&& on_frame) {
     };
     for (;;) {
         auto space = dec.space();
+        perturb_point(Site::kBeforeReceive);
         const std::uint64_t ts = now_ns();
         IoResult r = c.in->receive(space);
         const std::uint64_t te = now_ns();
+        perturb_point(Site::kAfterReceive);
         if (r.eof()) {
             dec.finish(te, sink);
             c.log->mark(Op::kDrained, ch16(c.self->in_channel));
@@ -173,6 +178,7 @@ int run_relay(RoleContext& c) {
     receive_all(c, [&](const Frame& f) {
         c.log->append(frame_record(f, c.self->in_channel));
         if (f.kind != Frame::Kind::kMessage || !out_ok) return;
+        perturb_point(Site::kBeforeSend);
         Record* r = c.log->begin(Op::kSend, ch16(c.self->out_channel));
         r->origin = f.header.origin;
         r->seq = f.header.seq;
@@ -181,6 +187,7 @@ int run_relay(RoleContext& c) {
         IoResult res = c.out->send(f.bytes);
         r->extra = static_cast<std::uint32_t>(res.calls);
         EventLogWriter::end(r, res.ok() ? Status::kOk : Status::kError, res.ok() ? 0 : res.err);
+        perturb_point(Site::kAfterSend);
         out_ok = res.ok();
     });
     c.in->close();

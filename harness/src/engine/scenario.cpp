@@ -27,6 +27,7 @@
 #include "ipctorture/checker.hpp"
 #include "ipctorture/errors.hpp"
 #include "ipctorture/message.hpp"
+#include "scenario_schedule.hpp"
 
 namespace ipct {
 namespace {
@@ -223,9 +224,9 @@ class Loader {
 Scenario Loader::scenario(const Node& root) const {
     if (!root.IsDefined() || root.IsNull())
         fail_at({file_, 1, 1}, "empty scenario; expected a map with name, channels and processes");
-    Map top(
-        file_, root, "scenario",
-        {"name", "description", "seed", "timeout", "channels", "processes", "checks", "matrix", "expect"});
+    Map top(file_, root, "scenario",
+            {"name", "description", "seed", "timeout", "channels", "processes", "checks", "matrix",
+             "expect", "perturb", "cpus"});
     Scenario s;
     s.file = file_;
     const Item& name = top.need("name");
@@ -247,6 +248,8 @@ Scenario Loader::scenario(const Node& root) const {
         s.expect = expect(*f);
         s.expect_loc = f->loc;
     }
+    if (const Item* f = top.find("perturb")) s.perturb = load_perturb(file_, f->node, f->loc);
+    if (const Item* f = top.find("cpus")) s.cpus = load_cpus(file_, f->node, f->loc);
     return s;
 }
 
@@ -447,7 +450,7 @@ std::vector<ProcessSpec> Loader::processes(const Item& it,
 ProcessSpec Loader::process(const Node& n, const std::vector<ChannelSpec>& ch) const {
     Map m(file_, n, "process",
           {"role", "name", "count", "channel", "input", "output", "workload", "options", "targets",
-           "signal", "sigsafe"});
+           "signal", "sigsafe", "perturb", "cpus"});
     ProcessSpec p;
     p.loc = m.loc();
     const Item& role = m.need("role");
@@ -467,6 +470,8 @@ ProcessSpec Loader::process(const Node& n, const std::vector<ChannelSpec>& ch) c
     p.workload = workload(m, p.role);
     if (const Item* o = m.find("options")) p.options = options(*o);
     if (const Item* f = m.find("sigsafe")) p.sigsafe = read_bool(*f);
+    if (const Item* f = m.find("perturb")) p.perturb = load_perturb(file_, f->node, f->loc);
+    if (const Item* f = m.find("cpus")) p.cpus = load_cpus(file_, f->node, f->loc);
     return p;
 }
 

@@ -6,6 +6,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <memory>
 
@@ -13,6 +14,7 @@
 #include "ipctorture/bench.hpp"
 #include "ipctorture/event_log.hpp"
 #include "ipctorture/logging.hpp"
+#include "ipctorture/perturb.hpp"
 #include "ipctorture/roles.hpp"
 #include "worker_detail.hpp"
 
@@ -69,6 +71,27 @@ std::uint64_t expected_records(const Plan& plan, const PlannedProcess& p) {
     return std::min<std::uint64_t>(n * 2 + 1024, std::uint64_t{1} << 22);
 }
 
+// Before the start barrier, so that the first operation already runs where
+// and how the plan says.
+void place_and_perturb(const PlannedProcess& self) {
+    if (!self.cpus.empty()) {
+        if (int e = pin_to_cpus(self.cpus))
+            throw EnvironmentError("cannot pin " + self.name + " to CPUs " +
+                                   cpu_list_text(self.cpus) + ": " + errno_name(e));
+    }
+    perturb_configure(self.perturb, perturb_seed(self));
+}
+
+Record perturbations_note() {
+    const PerturbStats st = perturb_stats();
+    Record r = note_record(Note::kPerturbations, st.yields + st.spins + st.sleeps);
+    r.origin = static_cast<std::uint32_t>(std::min<std::uint64_t>(st.yields, 0xffffffffu));
+    r.size = static_cast<std::uint32_t>(std::min<std::uint64_t>(st.spins, 0xffffffffu));
+    r.extra = static_cast<std::uint32_t>(std::min<std::uint64_t>(st.sleeps, 0xffffffffu));
+    return r;
+}
+
+
 int run_started(const Plan& plan, const PlannedProcess& self, EventLogWriter& log, Endpoint* in,
                 Endpoint* out, bool targeted) {
     log.mark(Op::kStart, 0);
@@ -78,6 +101,7 @@ int run_started(const Plan& plan, const PlannedProcess& self, EventLogWriter& lo
     if (targeted) log.append(note_record(Note::kSignalsCaught, target_signals_caught()));
     if (targeted || eintr_retries() > 0)
         log.append(note_record(Note::kEintrRetries, eintr_retries()));
+    if (self.perturb.on()) log.append(perturbations_note());
     log.mark(Op::kExit, 0, static_cast<std::uint32_t>(rc));
     return rc;
 }
@@ -106,6 +130,7 @@ int worker_main(const WorkerArgs& a) {
             out = open_endpoint(plan, self.index, self.out_channel, Direction::kWrite,
                                 plan.channels.at(self.out_channel).state, log);
         const bool targeted = install_target_handlers(plan, self.index);
+        place_and_perturb(self);
         barrier(a.ready_fd, a.go_fd);
         return run_started(plan, self, log, in.get(), out.get(), targeted);
     } catch (const std::exception& e) {

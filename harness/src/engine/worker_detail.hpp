@@ -29,6 +29,9 @@ void barrier(int ready_fd, int go_fd);
 
 // Everything after the start barrier: the start mark, the role, the notes
 // and the exit mark.  Returns the role's exit code.
+// Pins the calling thread to the plan's CPUs and configures its perturber.
+void place_and_perturb(const PlannedProcess& self);
+
 int run_started(const Plan& plan, const PlannedProcess& self, EventLogWriter& log, Endpoint* in,
                 Endpoint* out, bool targeted);
 

@@ -151,6 +151,7 @@ void ThreadsWorker::open_and_run(Slot& s, bool& arrived) {
         in = open_endpoint(plan_, s.index, self.in_channel, Direction::kRead, s.in_state, log);
     if (self.out_channel != kNoChannel)
         out = open_endpoint(plan_, s.index, self.out_channel, Direction::kWrite, s.out_state, log);
+    place_and_perturb(self);  // per thread: affinity and the perturber are the thread's own
     arrived = true;
     opened_.count_down();
     wait_go();
