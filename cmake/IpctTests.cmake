@@ -19,7 +19,7 @@ function(ipct_add_gtests)
       IPCT_BINARY="$<TARGET_FILE:ipctorture>")
     add_dependencies(${name} ipctorture)
     if(name MATCHES "_mp_test$")
-      gtest_discover_tests(${name} PROPERTIES LABELS "multiprocess" TIMEOUT 120
+      gtest_discover_tests(${name} PROPERTIES LABELS "multiprocess" TIMEOUT 300
                            DISCOVERY_TIMEOUT 60)
     else()
       gtest_discover_tests(${name} PROPERTIES LABELS "unit" TIMEOUT 60 DISCOVERY_TIMEOUT 60)
