@@ -86,7 +86,11 @@ class Endpoint {
     // Receives into buf.  A message backend returns one message; a byte
     // stream returns what is available (at least one byte), or, when the
     // channel serialises readers (read_lock), exactly one frame.  eof() when
-    // every writer has gone.
+    // every writer has gone.  A buffer shorter than the next message: a
+    // message backend returns the message's first buf.size() bytes and the
+    // message is consumed (its header's size field says it was cut); a
+    // framed stream (unix_stream, tcp) hands the rest over in the next
+    // receives.
     virtual IoResult receive(std::span<std::byte> buf) = 0;
     // Idempotent.
     virtual void close() = 0;
