@@ -11,6 +11,7 @@
 #include <climits>
 #include <cstring>
 
+#include "ipctorture/atomic_access.hpp"
 #include "ipctorture/message.hpp"
 
 #if defined(__SANITIZE_THREAD__)
@@ -163,26 +164,24 @@ void atomic_copy_in(std::byte* words, std::span<const std::byte> src) {
     for (std::size_t i = 0; i < full; ++i) {
         std::uint64_t v;
         std::memcpy(&v, src.data() + 8 * i, 8);
-        std::atomic_ref<std::uint64_t>(w[i]).store(v, std::memory_order_relaxed);
+        atomic_store(w[i], v, std::memory_order_relaxed);
     }
     if (const std::size_t rest = src.size() % 8) {
         std::uint64_t v = 0;
         std::memcpy(&v, src.data() + 8 * full, rest);
-        std::atomic_ref<std::uint64_t>(w[full]).store(v, std::memory_order_relaxed);
+        atomic_store(w[full], v, std::memory_order_relaxed);
     }
 }
 
 void atomic_copy_out(std::span<std::byte> dst, const std::byte* words) {
-    auto* w = reinterpret_cast<std::uint64_t*>(const_cast<std::byte*>(words));
+    const auto* w = reinterpret_cast<const std::uint64_t*>(words);
     const std::size_t full = dst.size() / 8;
     for (std::size_t i = 0; i < full; ++i) {
-        const std::uint64_t v =
-            std::atomic_ref<std::uint64_t>(w[i]).load(std::memory_order_relaxed);
+        const std::uint64_t v = atomic_load(w[i], std::memory_order_relaxed);
         std::memcpy(dst.data() + 8 * i, &v, 8);
     }
     if (const std::size_t rest = dst.size() % 8) {
-        const std::uint64_t v =
-            std::atomic_ref<std::uint64_t>(w[full]).load(std::memory_order_relaxed);
+        const std::uint64_t v = atomic_load(w[full], std::memory_order_relaxed);
         std::memcpy(dst.data() + 8 * full, &v, rest);
     }
 }

@@ -86,7 +86,7 @@ class SemGuard {
 // re-checks), another errno on failure.
 int sem_wait_for(sem_t* s, long ms);
 
-// Word-wise copies with relaxed atomic accesses (std::atomic_ref), for the
+// Word-wise copies with relaxed atomic accesses (ipct::atomic_store/load), for the
 // seqlock: a reader may copy while a writer writes, and the copy is then
 // thrown away, but the accesses themselves must not be data races.  words
 // is 8-byte aligned; n bytes, the last word partly.

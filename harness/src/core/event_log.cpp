@@ -9,6 +9,7 @@
 #include <cstring>
 #include <utility>
 
+#include "ipctorture/atomic_access.hpp"
 #include "ipctorture/errors.hpp"
 
 namespace ipct {
@@ -161,7 +162,7 @@ void EventLogWriter::end(Record* r, Status s, int err) {
     r->err = err;
     // The status is written last: a reader that sees a final status also
     // sees the fields the caller filled before end().
-    std::atomic_ref<Status>(r->status).store(s, std::memory_order_release);
+    atomic_store(r->status, s, std::memory_order_release);
 }
 
 void EventLogWriter::append(const Record& rec) {
@@ -175,7 +176,7 @@ Record* EventLogWriter::mark(Op op, std::uint16_t channel, std::uint32_t aux) {
     Record* r = begin(op, channel);
     r->aux = aux;
     r->t_end = r->t_start;
-    std::atomic_ref<Status>(r->status).store(Status::kOk, std::memory_order_release);
+    atomic_store(r->status, Status::kOk, std::memory_order_release);
     return r;
 }
 
