@@ -8,7 +8,7 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <boost/process/v2/environment.hpp>
+#include "ipctorture/boost_process.hpp"
 #include <cerrno>
 #include <fstream>
 #include <nlohmann/json.hpp>

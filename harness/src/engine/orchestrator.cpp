@@ -12,11 +12,11 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/process/v2/process.hpp>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 
+#include "ipctorture/boost_process.hpp"
 #include "ipctorture/backend.hpp"
 #include "ipctorture/event_log.hpp"
 #include "ipctorture/sigsafe.hpp"

@@ -7,15 +7,13 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/readable_pipe.hpp>
-#include <boost/process/v2/environment.hpp>
-#include <boost/process/v2/process.hpp>
-#include <boost/process/v2/stdio.hpp>
 #include <charconv>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
 
+#include "ipctorture/boost_process.hpp"
 #include "ipctorture/checker.hpp"
 #include "ipctorture/errors.hpp"
 #include "ipctorture/plan.hpp"
