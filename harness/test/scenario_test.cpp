@@ -6,10 +6,13 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include "ipctorture/errors.hpp"
@@ -676,6 +679,27 @@ TEST(ParseDuration, Rejects) {
     for (const char* s : {"", "s", "ms", "-1s", "-0", "-2", "inf", "nans", "1e999h", "5 s", " 5s",
                           "5x", "1.5.2s", "abc", "2sec", "+3s", "0x10"})
         EXPECT_FALSE(parse_duration(s)) << "'" << s << "'";
+}
+
+// parse_decimal keeps std::from_chars's grammar (it stands in for it where
+// libc++ has no floating-point from_chars).
+TEST(ParseDecimal, AcceptsWhatFromCharsAccepts) {
+    for (const char* s : {"0", "7", "0.5", ".5", "5.", "-2.25", "1e-3", "1E3", "inf", "-inf"}) {
+        double expected = 0;
+        const auto [end, ec] = std::from_chars(s, s + std::strlen(s), expected);
+        ASSERT_TRUE(ec == std::errc() && *end == 0) << s;
+        const std::optional<double> v = parse_decimal(s);
+        ASSERT_TRUE(v) << "'" << s << "'";
+        EXPECT_EQ(*v, expected) << s;
+    }
+    ASSERT_TRUE(parse_decimal("nan"));
+    EXPECT_TRUE(std::isnan(*parse_decimal("nan")));
+}
+
+TEST(ParseDecimal, RejectsWhatFromCharsRejects) {
+    for (const char* s : {"", " 1", "1 ", "+1", "0x10", "0X1p3", "1,5", "1.5.2", "e3", "abc", "-",
+                          "1e999", "5s", "\t2"})
+        EXPECT_FALSE(parse_decimal(s)) << "'" << s << "'";
 }
 
 TEST(Names, RoundTrip) {

@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ipctorture/perturb.hpp"
@@ -228,6 +229,11 @@ std::vector<std::string> scenario_files(const std::string& path);
 // number of seconds.  nullopt for anything else, a negative or a non-finite
 // value.
 std::optional<double> parse_duration(const std::string& s);
+
+// The whole of s as a decimal floating-point number ("0.5", "1e-3", "inf"),
+// as std::from_chars reads one (no sign '+', no space, no hex); nullopt for
+// anything else.  (libc++ before LLVM 20 has no floating-point from_chars.)
+std::optional<double> parse_decimal(std::string_view s);
 
 // Checks a scenario model as a whole: references, topology (every channel
 // read and written, no relay cycle), sizes against each backend's contract,

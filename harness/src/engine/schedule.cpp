@@ -51,10 +51,8 @@ std::string ns_text(std::uint64_t ns) {
 }
 
 std::optional<double> parse_probability(const std::string& s) {
-    double v = 0;
-    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (s.empty() || ec != std::errc() || end != s.data() + s.size() || !(v >= 0 && v <= 1))
-        return std::nullopt;
+    const std::optional<double> v = parse_decimal(s);
+    if (!v || !(*v >= 0 && *v <= 1)) return std::nullopt;
     return v;
 }
 
