@@ -20,7 +20,7 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     static const char* const kSyncs[] = {"mutex", "semaphore", "atomic"};
     static const char* const kLayouts[] = {"ring", "ring", "counter", "snapshot"};
-    static const char* const kSlots[] = {"1", "4", "64"};
+    static const char* const kSlots[] = {"1", "4", "64", "3"};  // 3: not a power of two
     static const char* const kSlotSizes[] = {"64", "4096"};
     FuzzedDataProvider in(data, size);
     const std::string layout = kLayouts[in.ConsumeIntegralInRange(0, 3)];
@@ -29,6 +29,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                                      {"sync", kSyncs[in.ConsumeIntegralInRange(0, 2)]},
                                      {"slot_size", kSlotSizes[in.ConsumeIntegralInRange(0, 1)]}})};
     if (layout == "ring")
-        t.channel["slots"] = {kSlots[in.ConsumeIntegralInRange(0, 2)], {"op_sequence", 9, 1}};
+        t.channel["slots"] = {kSlots[in.ConsumeIntegralInRange(0, 3)], {"op_sequence", 9, 1}};
     return ipct::opseq::run(t, in);
 }
