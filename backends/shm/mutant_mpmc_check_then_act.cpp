@@ -2,8 +2,8 @@
 // multi-consumer ring of sync atomic (per-slot sequence numbers, see
 // shm_ring.cpp) with its one compare-and-swap per claim split into a check
 // and an act: a producer loads head, checks that the slot of that position
-// is free (seq == pos), and then stores head = pos + 1; a consumer does the
-// same with tail and a full slot (seq == pos + 1).  Every access is atomic,
+// is free (seq == seq_free(pos)), and then stores head = pos + 1; a consumer does the
+// same with tail and a full slot (seq == seq_full(pos)).  Every access is atomic,
 // but the check and the act are two operations: two producers that both
 // check before either acts own the same position and fill the same slot
 // (one message overwritten: lost, or both torn: corrupted), and two
@@ -48,7 +48,7 @@ class MpmcCheckThenAct final : public MutantRing {
         for (;;) {
             s = map_.slot(pos);
             const auto diff =
-                static_cast<std::int64_t>(s->seq.load(std::memory_order_acquire) - pos);
+                static_cast<std::int64_t>(s->seq.load(std::memory_order_acquire) - seq_free(pos));
             if (diff == 0) {
                 perturb_();
                 h_->head.store(pos + 1, std::memory_order_relaxed);  // BUG: should be one CAS
@@ -63,7 +63,7 @@ class MpmcCheckThenAct final : public MutantRing {
         }
         s->size.store(static_cast<std::uint32_t>(msg.size()), std::memory_order_relaxed);
         std::memcpy(map_.data(s), msg.data(), msg.size());
-        raise_to(s->seq, pos + 1);
+        raise_to(s->seq, seq_full(pos));
         return done(msg.size());
     }
 
@@ -78,7 +78,7 @@ class MpmcCheckThenAct final : public MutantRing {
             const std::uint32_t open = ctl_.writers_open();
             s = map_.slot(pos);
             const auto diff =
-                static_cast<std::int64_t>(s->seq.load(std::memory_order_acquire) - (pos + 1));
+                static_cast<std::int64_t>(s->seq.load(std::memory_order_acquire) - seq_full(pos));
             if (diff == 0) {
                 perturb_();
                 h_->tail.store(pos + 1, std::memory_order_relaxed);  // BUG: should be one CAS
@@ -93,7 +93,7 @@ class MpmcCheckThenAct final : public MutantRing {
             }
         }
         const IoResult r = copy_out(s, buf);
-        raise_to(s->seq, pos + h_->slots);
+        raise_to(s->seq, seq_free(pos + h_->slots));
         return r;
     }
 };

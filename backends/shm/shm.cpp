@@ -150,8 +150,8 @@ void init_sync(Header* h, const Config& c) {
         IPCT_FAIL_ERRNO("sem_init");
 }
 
-// The ring's per-slot sequence numbers start at the slot's index: slot i is
-// free for the producer of position i (see shm_ring.cpp).
+// The ring's per-slot sequence numbers start free for the slot's index:
+// slot i is free for the producer of position i (see shm_ring.cpp).
 void init_header(void* m, const Config& c) {
     auto* h = new (m) Header{};
     h->layout = c.layout;
@@ -164,7 +164,7 @@ void init_header(void* m, const Config& c) {
     auto* base = static_cast<std::byte*>(m) + sizeof(Header);
     for (std::uint32_t i = 0; i < h->slots; ++i) {
         auto* s = new (base + i * h->stride) SlotHead{};
-        s->seq.store(i, std::memory_order_relaxed);
+        s->seq.store(seq_free(i), std::memory_order_relaxed);
     }
     std::atomic_thread_fence(std::memory_order_release);
     h->magic = kMagic;

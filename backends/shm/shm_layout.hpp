@@ -52,6 +52,19 @@ struct alignas(64) SlotHead {
     std::atomic<std::uint32_t> size;
 };
 
+// The values of a ring slot's seq under sync atomic (shm_ring.cpp), for the
+// slot of position p: free for the producer of p, full for the consumer of
+// p.  Doubled positions: "full for p" (2p + 1) and "free for p + 1"
+// (2p + 2) differ even when both are the same slot (a ring of one slot).
+// With seq == p and p + 1 they did not, and a producer overwrote a message
+// nobody had read (found by scenario_fuzzer).
+constexpr std::uint64_t seq_free(std::uint64_t pos) {
+    return 2 * pos;
+}
+constexpr std::uint64_t seq_full(std::uint64_t pos) {
+    return 2 * pos + 1;
+}
+
 // A condition to wait for under the header's mutex: a word that notifiers
 // bump and waiters sleep on with futex(2) (shared, not private: the key is
 // the object's page, the same in every process).  Not a pthread_cond_t:

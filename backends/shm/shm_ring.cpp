@@ -68,15 +68,11 @@ class RingEndpoint final : public ShmEndpoint {
     // Copies the slot's message out.  A racy ring (none) may hold any size
     // word: it is clamped to what a slot holds, so the bytes still go to the
     // checker (which then finds them damaged) instead of out of bounds.
-    // A buffer shorter than the message gets its first buf.size() bytes: the
-    // slot is consumed either way (as with every message backend; the
-    // header's size field tells the receiver the message was cut).  It used
-    // to return EMSGSIZE after consuming the slot, losing the message
-    // (found by op_sequence_shm_fuzzer).
     IoResult take(SlotHead* s, std::span<std::byte> buf) {
         std::size_t n = s->size.load(std::memory_order_relaxed);
         if (cfg_.sync == Sync::kNone) n = std::max<std::size_t>(n, kHeaderSize);
-        n = std::min<std::size_t>({n, cfg_.slot_size, buf.size()});
+        n = std::min<std::size_t>(n, cfg_.slot_size);
+        if (n > buf.size()) return error(EMSGSIZE);
         std::memcpy(buf.data(), map_.data(s), n);
         return done(n);
     }
