@@ -68,11 +68,15 @@ class RingEndpoint final : public ShmEndpoint {
     // Copies the slot's message out.  A racy ring (none) may hold any size
     // word: it is clamped to what a slot holds, so the bytes still go to the
     // checker (which then finds them damaged) instead of out of bounds.
+    // A buffer shorter than the message gets its first buf.size() bytes: the
+    // slot is consumed either way (as with every message backend; the
+    // header's size field tells the receiver the message was cut).  It used
+    // to return EMSGSIZE after consuming the slot, losing the message
+    // (found by op_sequence_shm_fuzzer).
     IoResult take(SlotHead* s, std::span<std::byte> buf) {
         std::size_t n = s->size.load(std::memory_order_relaxed);
         if (cfg_.sync == Sync::kNone) n = std::max<std::size_t>(n, kHeaderSize);
-        n = std::min<std::size_t>(n, cfg_.slot_size);
-        if (n > buf.size()) return error(EMSGSIZE);
+        n = std::min<std::size_t>({n, cfg_.slot_size, buf.size()});
         std::memcpy(buf.data(), map_.data(s), n);
         return done(n);
     }
@@ -171,10 +175,11 @@ class RingEndpoint final : public ShmEndpoint {
     //
     // Each slot carries a sequence number that says whose turn it is.  For
     // the slot of position p (p % slots == i):
-    //   seq == p             free: the producer of position p may fill it;
-    //   seq == p + 1         full: the consumer of position p may empty it;
-    //   seq == p + slots     emptied: free for the producer of p + slots.
-    // Initially seq == i (free for position i).  head and tail only say
+    //   seq == seq_free(p)           free: the producer of position p may fill it;
+    //   seq == seq_full(p)           full: the consumer of position p may empty it;
+    //   seq == seq_free(p + slots)   emptied: free for the producer of p + slots.
+    // (shm_layout.hpp: 2p, 2p + 1; every value names one position, even
+    // with one slot.)  Initially seq == seq_free(i).  head and tail only say
     // where to try next; ownership of a slot is decided by a CAS on head
     // (producers) or tail (consumers) from p to p + 1, made only when the
     // slot's seq shows it is that side's turn for p.  So exactly one
@@ -182,16 +187,16 @@ class RingEndpoint final : public ShmEndpoint {
     // positions are handed out in order: FIFO for each producer, and no
     // message lost or read twice.
     //
-    // Ordering: a producer writes the bytes, then stores seq = p + 1 with
+    // Ordering: a producer writes the bytes, then stores seq_full(p) with
     // release; a consumer loads seq with acquire before it reads them (and
-    // the reverse for p + slots), so the bytes always travel with the
+    // the reverse for seq_free(p + slots)), so the bytes always travel with the
     // sequence number.  The CAS itself orders nothing (relaxed): it only
     // elects the owner.
     //
-    // Seen by a producer at position p: seq < p means the slot still holds
-    // the message of p - slots (the ring is full); seq > p means another
-    // producer took p already (reload head).  Likewise for consumers with
-    // p + 1: smaller is empty, larger is taken.
+    // Seen by a producer at position p: seq below seq_free(p) means the slot
+    // still holds the message of p - slots (the ring is full); above it,
+    // another producer took p already (reload head).  Likewise for
+    // consumers with seq_full(p): smaller is empty, larger is taken.
     //
     // Not robust: a producer killed between its CAS and its release store
     // leaves position p unpublished, and consumers stop there.
@@ -203,7 +208,7 @@ class RingEndpoint final : public ShmEndpoint {
         for (;;) {
             s = map_.slot(pos);
             const std::uint64_t seq = s->seq.load(std::memory_order_acquire);
-            const auto diff = static_cast<std::int64_t>(seq - pos);
+            const auto diff = static_cast<std::int64_t>(seq - seq_free(pos));
             if (diff == 0) {
                 if (h_->head.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed))
                     break;  // pos is ours; on failure pos holds the new head
@@ -217,7 +222,7 @@ class RingEndpoint final : public ShmEndpoint {
         perturb_(Site::kIndexToSlot);
         put(s, msg);
         perturb_(Site::kSlotToIndex);
-        s->seq.store(pos + 1, std::memory_order_release);
+        s->seq.store(seq_full(pos), std::memory_order_release);
         return done(msg.size());
     }
 
@@ -229,7 +234,7 @@ class RingEndpoint final : public ShmEndpoint {
             const std::uint32_t open = ctl_.writers_open();
             s = map_.slot(pos);
             const std::uint64_t seq = s->seq.load(std::memory_order_acquire);
-            const auto diff = static_cast<std::int64_t>(seq - (pos + 1));
+            const auto diff = static_cast<std::int64_t>(seq - seq_full(pos));
             if (diff == 0) {
                 if (h_->tail.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) break;
             } else if (diff < 0) {
@@ -243,7 +248,7 @@ class RingEndpoint final : public ShmEndpoint {
         perturb_(Site::kIndexToSlot);
         const IoResult r = take(s, buf);
         perturb_(Site::kSlotToIndex);
-        s->seq.store(pos + h_->slots, std::memory_order_release);
+        s->seq.store(seq_free(pos + h_->slots), std::memory_order_release);
         return r;
     }
 
