@@ -435,8 +435,9 @@ class SignalBackend final : public Backend {
                                 " readers; expected exactly one: a standard signal coalesces "
                                 "per receiving process, so its contract is per receiver");
     }
-    std::vector<int> signals_used(const Options& o) const override {
-        const SignalOptions s = parse_options(o);
+    std::vector<int> signals_used(const Options& o, const std::string& mutant) const override {
+        const bool standard = mutant == standard_signal_mutant().name;
+        const SignalOptions s = parse_options(standard ? standard_signal_options(o) : o);
         std::vector<int> v;
         for (int sig = 1; sig < NSIG; ++sig) {
             const sigset_t set = channel_set(s);

@@ -578,10 +578,12 @@ TEST(SignalContract, OrderAndLoss) {
     const Contract st = b->contract(opts({{"kind", "standard"}}));
     EXPECT_FALSE(st.lossless || st.priority || st.has_priority);
     EXPECT_TRUE(st.fifo && st.last_delivery);
-    EXPECT_EQ(b->signals_used(opts({{"kind", "standard"}, {"signal", "SIGUSR2"}})),
+    EXPECT_EQ(b->signals_used(opts({{"kind", "standard"}, {"signal", "SIGUSR2"}}), ""),
               std::vector<int>{SIGUSR2});
-    EXPECT_EQ(b->signals_used(opts({{"signals", "2"}})),
+    EXPECT_EQ(b->signals_used(opts({{"signals", "2"}}), ""),
               (std::vector<int>{SIGRTMIN, SIGRTMIN + 1}));
+    // The standard-signal mutant runs on SIGUSR1 whatever the options say.
+    EXPECT_EQ(b->signals_used(opts({}), "standard-signal"), std::vector<int>{SIGUSR1});
     EXPECT_NE(b->explain().find("RLIMIT_SIGPENDING"), std::string::npos);
 }
 

@@ -427,6 +427,16 @@ const std::vector<Case> kCases = {
      base({{3, "  data: {backend: signal, options: {kind: standard, signal: SIGUSR2}}"},
            {7, "    workload: {messages: 10, size: 32}"},
            {0, "  - role: signaler\n    targets: [consumer]\n    signal: SIGUSR1"}})},
+    // The standard-signal mutant runs on SIGUSR1, though its options declare
+    // a real-time channel.
+    {"SignalUsedByATargetsMutant",
+     base({{3, "  data: {backend: signal, mutant: standard-signal, options: {kind: realtime}}"},
+           {7, "    workload: {messages: 10, size: 32}"},
+           {0, "  - role: signaler\n    targets: [consumer]\n    signal: SIGUSR1"}}),
+     12, 13, "signal SIGUSR1 is used by channel 'data' of target 'consumer0'",
+     base({{3, "  data: {backend: signal, mutant: standard-signal, options: {kind: realtime}}"},
+           {7, "    workload: {messages: 10, size: 32}"},
+           {0, "  - role: signaler\n    targets: [consumer]\n    signal: SIGUSR2"}})},
 };
 
 void PrintTo(const Case& c, std::ostream* os) {

@@ -147,9 +147,10 @@ class Backend {
         (void)channel, (void)process, (void)d;
     }
     // Signals the channel's endpoints use (a signaler must not send them to
-    // its processes).
-    virtual std::vector<int> signals_used(const Options& opts) const {
-        (void)opts;
+    // its processes), running the code `mutant` names (empty: the correct
+    // code; a mutant may use other signals than the options say).
+    virtual std::vector<int> signals_used(const Options& opts, const std::string& mutant) const {
+        (void)opts, (void)mutant;
         return {};
     }
     virtual nlohmann::json create(const ChannelSetup& ch) = 0;

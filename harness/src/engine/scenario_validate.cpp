@@ -277,7 +277,8 @@ void check_signalers(const Scenario& s, const std::vector<std::string>& names) {
             for (const std::string& chan : {target.channel, target.input, target.output}) {
                 if (chan.empty()) continue;
                 const ChannelSpec& c = s.channels[*channel_index(s, chan)];
-                const std::vector<int> used = find_backend(c.backend)->signals_used(c.options);
+                const std::vector<int> used =
+                    find_backend(c.backend)->signals_used(c.options, c.mutant);
                 if (std::find(used.begin(), used.end(), p.signal) == used.end()) continue;
                 fail_at(p.signal_loc, std::string("signal ") + signal_name(p.signal) +
                                           " is used by channel '" + c.name + "' of target '" +
