@@ -261,18 +261,26 @@ IoResult SignalReader::deliver(std::span<std::byte> buf, int signo, bool queued,
 // writer marks itself gone after its last sigqueue() returned, and a
 // returned sigqueue() has made the signal pending, so when the count was 0
 // and then nothing is pending, nothing more will come.
+// An EINTR goes round the loop, not through retry_eintr: a restarted
+// sigtimedwait starts its timeout afresh, so under a storm of other signals
+// (a signaler at 50/s or more) a reader that no writer will ever reach never
+// looked at writers_open() again, and it and the signaler, which storms
+// until its targets end, waited on each other (found by scenario_fuzzer).
 IoResult SignalReader::receive_wait(std::span<std::byte> buf) {
     const timespec wait{0, kWaitNs}, now{0, 0};
     std::size_t calls = 0;
     for (;;) {
         const bool last = ctl_.writers_open() == 0;
         siginfo_t info;
-        const int sig =
-            retry_eintr([&] { return ::sigtimedwait(&set_, &info, last ? &now : &wait); });
+        const int sig = ::sigtimedwait(&set_, &info, last ? &now : &wait);
         ++calls;
         if (sig > 0)
             return deliver(buf, sig, info.si_code == SI_QUEUE,
                            reinterpret_cast<std::uintptr_t>(info.si_value.sival_ptr), calls);
+        if (errno == EINTR) {
+            count_eintr_retry();
+            continue;
+        }
         if (errno != EAGAIN) return {0, errno, calls};
         if (last) return {0, -1, calls};
     }

@@ -1,7 +1,8 @@
 // Bugs that fuzz/scenario_fuzzer found, end to end: each scenario below is
 // the shrunk shape of a failing input (the input itself is in
-// fuzz/corpus/scenario_fuzzer/), run with the real binary as processes and
-// as threads; it must pass.  Every wait is bounded.
+// fuzz/corpus/scenario_fuzzer/), run with the real binary (as processes, and
+// as threads where it can); it must pass, every message sent once and
+// received once.  Every wait is bounded.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -37,6 +38,30 @@ processes:
     channel: a
 )";
 
+// A real-time signal channel with a reader no writer sends to (writer rank
+// % readers picks the reader) and a signaler storming every process: the
+// reader's wait for the writers to go restarted on every EINTR, so it never
+// saw them gone, and the signaler, which storms until its targets end,
+// never ended either.  The producer starts late so that the storm is on
+// while the idle reader waits.  Processes only (signals need them).
+const char* const kSignalIdleReaderStorm = R"(name: signal-rt-idle-reader-storm
+seed: 1
+timeout: 20s
+channels:
+  a:
+    backend: signal
+    options: {kind: realtime, signals: 1, retry_full: true}
+processes:
+  - role: producer
+    channel: a
+    workload: {messages: 120, size: 32, start_delay: 50ms}
+  - role: consumer
+    count: 2
+    channel: a
+  - role: signaler
+    workload: {rate: 2000}
+)";
+
 void expect_pass(const char* scenario, const std::vector<std::string>& extra) {
     TempDir root, scratch;
     const std::string file = scratch.path + "/scenario.yaml";
@@ -64,4 +89,8 @@ TEST(ScenarioFuzzerFound, ShmAtomicRingOfOneSlotAsProcesses) {
 
 TEST(ScenarioFuzzerFound, ShmAtomicRingOfOneSlotAsThreads) {
     expect_pass(kShmAtomicOneSlot, {"--as-threads"});
+}
+
+TEST(ScenarioFuzzerFound, SignalReaderWithNothingToReadEndsUnderASignalStorm) {
+    expect_pass(kSignalIdleReaderStorm, {});
 }
