@@ -76,12 +76,8 @@ enum class Kind : std::uint8_t {
     kShmRing,
     kShmCounter,
     kShmSnapshot,
-    kSignalRt,
+    kSignalRt,  // the last: draw_kind() picks from kPipe .. kSignalRt
 };
-constexpr Kind kKinds[] = {Kind::kPipe,          Kind::kFifo,        Kind::kPosixMq,
-                           Kind::kSysvMsg,       Kind::kUnixStream,  Kind::kUnixDgram,
-                           Kind::kUnixSeqpacket, Kind::kTcp,         Kind::kShmRing,
-                           Kind::kShmCounter,    Kind::kShmSnapshot, Kind::kSignalRt};
 
 // Channels that may sit on either side of a relay (the others carry a
 // counter, a snapshot or signals to one process).
@@ -130,7 +126,7 @@ class Grammar {
     Channel channel(Kind k, std::uint32_t writers, std::uint32_t readers);
     void stream_options(Channel& c, bool pipe, std::uint32_t writers, std::uint32_t readers);
     void socket_options(Channel& c);
-    void shm_options(Channel& c, std::uint32_t readers);
+    void shm_options(Channel& c);
     std::string size_text(std::uint32_t max);
     std::string class_text(const Classes& c);
     std::string perturb_text();
@@ -144,7 +140,7 @@ class Grammar {
 
 Kind Grammar::draw_kind(bool for_relay) {
     for (;;) {
-        const Kind k = one_of(kKinds);
+        const Kind k = static_cast<Kind>(pick(0, static_cast<std::uint32_t>(Kind::kSignalRt)));
         if (for_relay && !relayable(k)) continue;
         if (topo_.threads && k == Kind::kSignalRt) continue;  // a signal goes to a process
         return k;
@@ -191,7 +187,7 @@ void Grammar::socket_options(Channel& c) {
     c.yaml += "}\n";
 }
 
-void Grammar::shm_options(Channel& c, std::uint32_t) {
+void Grammar::shm_options(Channel& c) {
     const char* syncs[] = {"mutex", "semaphore", "atomic"};
     const std::string sync = one_of(syncs);
     const std::uint32_t slot = c.kind == Kind::kShmCounter ? 64 : kHeader + pick(0, 8192 - kHeader);
@@ -249,7 +245,7 @@ Channel Grammar::channel(Kind k, std::uint32_t writers, std::uint32_t readers) {
         case Kind::kShmCounter:
         case Kind::kShmSnapshot:
             c.yaml = "    backend: shm\n";
-            shm_options(c, readers);
+            shm_options(c);
             break;
         case Kind::kSignalRt: {
             const std::uint32_t n = pick(1, 4);
@@ -528,6 +524,10 @@ void run_one(const std::string& yaml, bool threads) {
     ipct::RunOptions o;
     o.run_root = g_run_root;
     o.as_threads = threads;
+    // Not the resolved path (the default): /proc/self/exe in the forked
+    // child is this process's own image, even after the file was relinked
+    // under a running fuzzer (exec of the half-written file: EACCES).
+    o.worker_exe = "/proc/self/exe";
     o.keep = false;
     o.keep_failed = true;  // printed, then removed, by fail()
     const std::size_t fds = open_fds();
@@ -553,6 +553,13 @@ void run_one(const std::string& yaml, bool threads) {
                          .count()
                   << " ms, check " << out.check_s * 1e3 << " ms, spawn to end " << out.wall_s * 1e3
                   << " ms, start barrier to end " << out.active_s * 1e3 << " ms\n";
+    if (out.interrupted) {
+        // SIGINT or SIGTERM reached the orchestrator mid-run (it handles
+        // them while a run is live): a request to stop, not a finding.
+        std::cerr << "scenario_fuzzer: interrupted by signal " << out.interrupt_signal << "\n";
+        remove_run_root();
+        std::_Exit(128 + out.interrupt_signal);
+    }
     const std::string why = judge(out);
     if (!why.empty()) fail(yaml, threads, why, out.kept ? out.run_dir : std::string());
     if (fs::exists(out.run_dir)) fail(yaml, threads, "the run directory outlived a pass");
