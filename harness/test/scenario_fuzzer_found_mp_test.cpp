@@ -5,11 +5,17 @@
 // received once.  Every wait is bounded.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "ipctorture/orchestrator.hpp"
+#include "ipctorture/scenario.hpp"
 #include "test_util.hpp"
 
 using namespace ipct::test;
@@ -81,7 +87,42 @@ void expect_pass(const char* scenario, const std::vector<std::string>& extra) {
     EXPECT_TRUE(root.entries().empty()) << "a passing run leaves nothing";
 }
 
+// An exit handler that leaves a mark when it runs in another process than
+// the test's: in a child forked to become a worker.
+pid_t g_test_pid = 0;
+std::string g_exit_mark;
+void mark_foreign_exit() {
+    if (::getpid() != g_test_pid) std::ofstream(g_exit_mark) << ::getpid() << "\n";
+}
+
 }  // namespace
+
+// A worker binary that cannot be executed: the spawn fails in the parent,
+// and the forked child ends without running the parent's exit handlers
+// (Boost 1.81 called exit() there; the fuzzer saw its own crash handling
+// and run-root removal run in such a child, which then hung).
+TEST(ScenarioFuzzerFound, AFailedWorkerExecRunsNoExitHandlerInTheChild) {
+    TempDir root, scratch;
+    const std::string exe = scratch.path + "/not-executable";
+    std::ofstream(exe) << "not a program\n";
+    ASSERT_EQ(::chmod(exe.c_str(), 0600), 0);
+    g_test_pid = ::getpid();
+    g_exit_mark = scratch.path + "/exit-handler-ran";
+    static const bool registered = std::atexit(mark_foreign_exit) == 0;
+    ASSERT_TRUE(registered);
+    ipct::RunOptions o;
+    o.run_root = root.path;
+    o.worker_exe = exe;
+    o.keep_failed = false;
+    const ipct::Scenario s = ipct::load_scenario_text(
+        "name: exec-fails\nchannels: {a: {backend: pipe}}\nprocesses:\n"
+        "  - {role: producer, channel: a, workload: {messages: 1}}\n"
+        "  - {role: consumer, channel: a}\n",
+        "exec-fails.yaml");
+    EXPECT_ANY_THROW(ipct::run_scenario(s, o));
+    ::usleep(200 * 1000);  // the child, had it run the handlers, has by now
+    EXPECT_FALSE(std::ifstream(g_exit_mark).good()) << "an exit handler ran in the forked child";
+}
 
 TEST(ScenarioFuzzerFound, ShmAtomicRingOfOneSlotAsProcesses) {
     expect_pass(kShmAtomicOneSlot, {});

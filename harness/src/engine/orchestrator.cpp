@@ -63,6 +63,17 @@ struct WorkerInit {
         return {};
     }
 
+    // A failed exec (or a failed on_exec_setup): the launcher has already
+    // sent errno to the parent; end the child here.  Boost 1.81 would then
+    // call exit(), which runs this process's atexit handlers and static
+    // destructors in the forked copy (a fuzzer's crash report, a cleanup of
+    // the parent's files; found by scenario_fuzzer).  Variadic: Boost looks
+    // the hook up with five arguments and calls it with four.
+    template <typename... Args>
+    void on_exec_error(bp::posix::default_launcher&, Args&&...) {
+        ::_exit(127);
+    }
+
     std::vector<const char*> envp_;  // pointers into env, for execve
 };
 
