@@ -319,8 +319,11 @@ std::string Grammar::producers(const Channel& c, std::uint32_t limit, const Clas
         y += "  - role: producer\n    channel: a\n";
         if (group) y += "    count: " + std::to_string(topo_.producers) + "\n";
         y += "    workload:\n";
-        if (coin() || c.kind == Kind::kShmCounter)
-            y += "      messages: " + std::to_string(pick(1, 40)) + "\n";
+        // An input that has run out of bytes draws the lowest values; here
+        // that is the busiest workload (40 messages), not a near-idle one:
+        // short inputs are most of what libFuzzer tries.
+        if (!coin() || c.kind == Kind::kShmCounter)
+            y += "      messages: " + std::to_string(40 - pick(0, 39)) + "\n";
         else
             y += "      duration: " + std::to_string(pick(1, 5)) +
                  "ms\n      rate: " + std::to_string(pick(2000, 20000)) + "\n";
