@@ -90,6 +90,14 @@ SignalOptions parse_options(const Options& o) {
     return s;
 }
 
+// The options the code `mutant` names really runs with: the
+// standard-signal mutant sends on a standard signal whatever the channel
+// declares.
+SignalOptions running_options(const Options& o, const std::string& mutant) {
+    const bool standard = mutant == standard_signal_mutant().name;
+    return parse_options(standard ? standard_signal_options(o) : o);
+}
+
 sigset_t channel_set(const SignalOptions& s) {
     sigset_t set;
     sigemptyset(&set);
@@ -444,8 +452,7 @@ class SignalBackend final : public Backend {
                                 "per receiving process, so its contract is per receiver");
     }
     std::vector<int> signals_used(const Options& o, const std::string& mutant) const override {
-        const bool standard = mutant == standard_signal_mutant().name;
-        const SignalOptions s = parse_options(standard ? standard_signal_options(o) : o);
+        const SignalOptions s = running_options(o, mutant);
         std::vector<int> v;
         for (int sig = 1; sig < NSIG; ++sig) {
             const sigset_t set = channel_set(s);
@@ -476,9 +483,7 @@ class SignalBackend final : public Backend {
     }
     std::unique_ptr<Endpoint> open(const ChannelSetup& ch, const nlohmann::json&,
                                    Direction d) override {
-        const bool standard = ch.mutant == standard_signal_mutant().name;
-        const SignalOptions s =
-            parse_options(standard ? standard_signal_options(ch.options) : ch.options);
+        const SignalOptions s = running_options(ch.options, ch.mutant);
         if (d == Direction::kRead) return std::make_unique<SignalReader>(ch, s);
         return std::make_unique<SignalWriter>(ch, s);
     }
