@@ -8,13 +8,13 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include "ipctorture/boost_process.hpp"
 #include <cerrno>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "ipctorture/boost_process.hpp"
 #include "ipctorture/sigsafe.hpp"
 #include "test_util.hpp"
 

@@ -8,6 +8,8 @@
 // environment.hpp and process.hpp name unqualified.  They come first here.
 #pragma once
 
+// The order is the point of this header.
+// clang-format off
 #include <boost/optional.hpp>
 #include <boost/type_traits.hpp>
 #include <memory>
@@ -15,3 +17,4 @@
 #include <boost/process/v2/environment.hpp>
 #include <boost/process/v2/process.hpp>
 #include <boost/process/v2/stdio.hpp>
+// clang-format on

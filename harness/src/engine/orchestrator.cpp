@@ -16,8 +16,8 @@
 #include <fstream>
 #include <memory>
 
-#include "ipctorture/boost_process.hpp"
 #include "ipctorture/backend.hpp"
+#include "ipctorture/boost_process.hpp"
 #include "ipctorture/event_log.hpp"
 #include "ipctorture/sigsafe.hpp"
 #include "ipctorture/worker.hpp"
