@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "ipctorture/backend.hpp"
+#include "ipctorture/plugin_loader.hpp"
 
 namespace ipct {
 
@@ -49,6 +50,16 @@ std::vector<std::string_view> backend_names() {
 Backend* find_backend(std::string_view name) {
     for (const auto& e : kBackends)
         if (e.name == name) return e.factory();
+    // A plugin that loaded when the scenario was validated and no longer
+    // does (the library was removed or replaced since) is an environment
+    // problem, not an unknown name.
+    if (is_plugin_backend(name)) {
+        try {
+            return load_plugin(plugin_path(name));
+        } catch (const PluginError& e) {
+            throw EnvironmentError(e.what());
+        }
+    }
     return nullptr;
 }
 

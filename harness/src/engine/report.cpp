@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "ipctorture/errors.hpp"
+#include "ipctorture/plugin_loader.hpp"
 #include "ipctorture/schedule.hpp"
 
 namespace ipct {
@@ -69,7 +70,7 @@ Totals totals(const RunOutcome& o) {
 
 std::string backends_of(const Plan& p) {
     std::set<std::string> s;
-    for (const auto& c : p.channels) s.insert(c.backend);
+    for (const auto& c : p.channels) s.insert(backend_label(c.backend));  // a plugin: its file
     std::string out;
     for (const auto& b : s) out += (out.empty() ? "" : ",") + b;
     return out;
