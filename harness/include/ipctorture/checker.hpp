@@ -38,6 +38,8 @@
 // processes); memory bounded by the messages in flight plus the findings.
 #pragma once
 
+#include <array>
+#include <bit>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -89,6 +91,83 @@ struct Finding {
     std::optional<SanitizerReport> sanitizer;         // kSanitizer: the report itself
 };
 
+// Latency (a message's send start -> its first intact receive's end) in
+// fixed logarithmic buckets: values below 8 ns have a bucket each; above,
+// every power of two is cut into 8 equal buckets, so a bucket spans at most
+// 1/8 of its lower bound (12.5 % resolution) up to 2^64 ns.  Constant memory
+// per channel (at most kBuckets counters, allocated up to the largest used),
+// so a run of any length costs the same.  count, min and max are exact;
+// percentiles are bucket-resolution values (see percentile()).
+class LatencyHistogram {
+  public:
+    static constexpr int kSubBits = 3;
+    static constexpr int kSub = 1 << kSubBits;
+    static constexpr int kBuckets = (64 - kSubBits + 1) * kSub;  // 496
+
+    void add(std::uint64_t ns) {
+        const auto i = static_cast<std::size_t>(bucket_of(ns));
+        if (i >= counts_.size()) counts_.resize(i + 1, 0);
+        ++counts_[i];
+        if (count_++ == 0 || ns < min_) min_ = ns;
+        if (ns > max_) max_ = ns;
+    }
+    std::uint64_t count() const { return count_; }
+    std::uint64_t min() const { return min_; }  // 0 when empty
+    std::uint64_t max() const { return max_; }
+    // Counts by bucket index; trailing empty buckets are not stored.
+    const std::vector<std::uint64_t>& counts() const { return counts_; }
+    // The q-quantile (0 < q <= 1) at bucket resolution: the upper end of the
+    // bucket holding the ceil(q * count)-th smallest latency, clamped to the
+    // exact [min, max].  The true value lies in that bucket, so it is at most
+    // 1/8 above it.  0 when empty.
+    std::uint64_t percentile(double q) const;
+
+    static int bucket_of(std::uint64_t ns);
+    static std::uint64_t bucket_low(int i);   // smallest value of bucket i
+    static std::uint64_t bucket_high(int i);  // largest value of bucket i
+
+  private:
+    std::vector<std::uint64_t> counts_;
+    std::uint64_t count_ = 0;
+    std::uint64_t min_ = 0;
+    std::uint64_t max_ = 0;
+};
+
+inline int LatencyHistogram::bucket_of(std::uint64_t ns) {
+    if (ns < kSub) return static_cast<int>(ns);
+    const int width = std::bit_width(ns);  // >= kSubBits + 1
+    const int shift = width - kSubBits - 1;
+    return ((shift + 1) << kSubBits) + static_cast<int>((ns >> shift) & (kSub - 1));
+}
+
+// Messages received per time bucket over the run: kBuckets buckets of a
+// power-of-two width from `origin` (the history's first record).  The end of
+// the run is not known while the checker streams, so the width starts at
+// 1 us and doubles, merging neighbouring buckets, whenever a receive falls
+// past the last bucket: the series always spans at least half its buckets.
+class ThroughputSeries {
+  public:
+    static constexpr int kBuckets = 64;
+    static constexpr int kInitialShift = 10;  // 1024 ns
+
+    void start(std::uint64_t origin) { origin_ = origin; }
+    void add(std::uint64_t t) {
+        const std::uint64_t off = t > origin_ ? t - origin_ : 0;
+        std::uint64_t i = off >> shift_;
+        if (i >= kBuckets) i = widen(off);
+        ++counts_[i];
+    }
+    std::uint64_t origin() const { return origin_; }
+    std::uint64_t width_ns() const { return std::uint64_t{1} << shift_; }
+    const std::array<std::uint64_t, kBuckets>& counts() const { return counts_; }
+
+  private:
+    std::uint64_t widen(std::uint64_t off);
+    std::uint64_t origin_ = 0;
+    int shift_ = kInitialShift;
+    std::array<std::uint64_t, kBuckets> counts_{};
+};
+
 // Measured on every channel, whatever its checks: a rule the channel does not
 // list (udp's loss, say) is counted here but produces no finding.
 struct ChannelStats {
@@ -108,12 +187,38 @@ struct ChannelStats {
     std::uint64_t indeterminate = 0;  // sent (or maybe sent), not received, not provably lost
     std::uint64_t first_send_ns = 0;
     std::uint64_t last_recv_ns = 0;
+    // Kept for the HTML report, since the run directory goes after a pass:
+    // message channels only (not counters or snapshots), each message at its
+    // first intact receive.
+    LatencyHistogram latency;
+    ThroughputSeries throughput;
+};
+
+// One planned process as its log and the orchestrator's log tell it, for
+// the report's timeline.
+struct ProcessStats {
+    std::uint64_t records = 0;   // 0: it logged nothing (never started)
+    std::uint64_t first_ns = 0;  // its first record's start
+    std::uint64_t last_ns = 0;   // its last record's end (its start while pending)
+    bool exit_logged = false;    // its role logged kExit
+    std::uint32_t exit_code = 0;
+    int status = -1;  // raw wait status from the orchestrator log; -1 = not reported
+    bool killed_by_harness = false;
+    bool hung = false;  // the watchdog stopped it
+    // A signaler's kNote kSignalsSent: signals sent, which, targets reached.
+    std::uint64_t signals_sent = 0;
+    std::uint32_t signal = 0;
+    std::uint32_t signal_targets = 0;
+    std::uint64_t signals_note_ns = 0;  // 0: no such note
 };
 
 struct CheckResult {
     std::vector<Finding> findings;             // capped per kind, see max_findings_per_kind
     std::uint64_t counts[kFindingKinds] = {};  // exact counts, not capped
     std::vector<ChannelStats> channels;        // by plan channel index
+    std::vector<ProcessStats> processes;       // by plan process index
+    std::uint64_t t_first_ns = 0;              // the earliest record's start; 0 = no records
+    std::uint64_t t_last_ns = 0;               // the latest record time
     std::uint64_t records = 0;                 // records read
     std::uint64_t indeterminate = 0;
     bool interrupted = false;  // the run was stopped early

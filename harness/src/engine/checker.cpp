@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <numeric>
 #include <string>
@@ -64,6 +65,41 @@ std::uint64_t CheckResult::total_findings() const {
     return std::accumulate(std::begin(counts), std::end(counts), std::uint64_t{0});
 }
 
+std::uint64_t LatencyHistogram::bucket_low(int i) {
+    if (i < kSub) return static_cast<std::uint64_t>(i);
+    const int shift = (i >> kSubBits) - 1;
+    return (std::uint64_t{kSub} + static_cast<std::uint64_t>(i & (kSub - 1))) << shift;
+}
+
+std::uint64_t LatencyHistogram::bucket_high(int i) {
+    if (i < kSub) return static_cast<std::uint64_t>(i);
+    const int shift = (i >> kSubBits) - 1;
+    return bucket_low(i) + ((std::uint64_t{1} << shift) - 1);
+}
+
+std::uint64_t LatencyHistogram::percentile(double q) const {
+    if (count_ == 0) return 0;
+    q = std::clamp(q, 0.0, 1.0);
+    auto rank = static_cast<std::uint64_t>(std::ceil(q * static_cast<double>(count_)));
+    rank = std::clamp<std::uint64_t>(rank, 1, count_);
+    std::uint64_t seen = 0;
+    for (std::size_t i = 0; i < counts_.size(); ++i) {
+        seen += counts_[i];
+        if (seen >= rank) return std::clamp(bucket_high(static_cast<int>(i)), min_, max_);
+    }
+    return max_;
+}
+
+// Doubles the width until off fits, each step merging pairs of buckets.
+std::uint64_t ThroughputSeries::widen(std::uint64_t off) {
+    while ((off >> shift_) >= kBuckets) {
+        for (int j = 0; j < kBuckets / 2; ++j) counts_[j] = counts_[2 * j] + counts_[2 * j + 1];
+        std::fill(counts_.begin() + kBuckets / 2, counts_.end(), 0);
+        ++shift_;
+    }
+    return off >> shift_;
+}
+
 namespace check_detail {
 namespace {
 
@@ -95,6 +131,7 @@ Checker::Checker(const HistoryView& h, const CheckOptions& opt) : h_(h), opt_(op
     procs_.resize(std::max(h.logs.size(), planned));
     chans_.resize(nchannels_);
     res_.channels.resize(nchannels_);
+    res_.processes.resize(planned);
     for (std::size_t c = 0; c < nchannels_; ++c) {
         chans_[c].shape = plan->channels[c].shape;
         for (Check k : plan->channels[c].checks) {
@@ -129,6 +166,7 @@ Checker::Checker(const HistoryView& h, const CheckOptions& opt) : h_(h), opt_(op
 CheckResult Checker::run() {
     judge_sanitizer();
     read_orchestrator();
+    time_span();
     merge();
     std::vector<LostCandidate> lost;
     judge_streams(lost);
@@ -147,6 +185,29 @@ CheckResult Checker::run() {
     tally_.note();
     if (opt_.memory != nullptr) *opt_.memory = tally_.peak;
     return std::move(res_);
+}
+
+// Each process's first and last record, and the history's: the report's
+// timeline, and the origin of every channel's throughput series.  Records
+// are in time order within a log, so this needs only its ends.
+void Checker::time_span() {
+    std::uint64_t first = 0, last = 0;
+    for (std::size_t p = 0; p < h_.logs.size(); ++p) {
+        const std::span<const Record> log = h_.logs[p];
+        if (log.empty()) continue;
+        const std::uint64_t t0 = log.front().t_start;
+        const std::uint64_t t1 = std::max(log.back().t_start, log.back().t_end);
+        if (first == 0 || t0 < first) first = t0;
+        last = std::max(last, t1);
+        if (p >= res_.processes.size()) continue;
+        ProcessStats& ps = res_.processes[p];
+        ps.records = log.size();
+        ps.first_ns = t0;
+        ps.last_ns = t1;
+    }
+    res_.t_first_ns = first;
+    res_.t_last_ns = last;
+    for (ChannelStats& st : res_.channels) st.throughput.start(first);
 }
 
 void Checker::read_orchestrator() {
@@ -176,6 +237,10 @@ void Checker::read_orchestrator() {
 void Checker::on_worker_status(std::uint64_t, const Record& r) {
     const int status = static_cast<int>(r.aux);
     if (r.seq < procs_.size()) procs_[r.seq].killed |= r.extra != 0 || WIFSIGNALED(status);
+    if (r.seq < res_.processes.size()) {
+        res_.processes[r.seq].status = status;
+        res_.processes[r.seq].killed_by_harness = r.extra != 0;
+    }
     if (r.extra != 0) return;
     const bool sanitized = r.seq < procs_.size() && procs_[r.seq].sanitized;
     if (sanitized && (WIFEXITED(status) || (WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT)))
@@ -190,6 +255,7 @@ void Checker::on_worker_status(std::uint64_t, const Record& r) {
 
 void Checker::on_hang(std::uint64_t, const Record& r) {
     if (r.seq < procs_.size()) procs_[r.seq].hung = true;
+    if (r.seq < res_.processes.size()) res_.processes[r.seq].hung = true;
     if (!keep(FindingKind::kHang)) return;
     const bool has_log = r.seq < h_.logs.size() && !h_.logs[r.seq].empty();
     const std::string last =

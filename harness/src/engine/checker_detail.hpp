@@ -376,6 +376,8 @@ class Checker {
     std::uint32_t fifo_for(std::uint32_t p, std::uint32_t channel);
 
     void read_orchestrator();
+    void time_span();
+    void on_note(std::uint32_t p, const Record& r);
     void judge_sanitizer();  // checker_sanitizer.cpp
     void on_worker_status(std::uint64_t i, const Record& r);
     void on_hang(std::uint64_t i, const Record& r);

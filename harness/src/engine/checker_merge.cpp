@@ -109,6 +109,13 @@ void Checker::dispatch(std::uint32_t p, std::uint64_t i, const Record& r, std::u
         case Op::kExit:
             ps.exit_seen = true;
             ps.exit_zero = r.aux == 0;
+            if (p < res_.processes.size()) {
+                res_.processes[p].exit_logged = true;
+                res_.processes[p].exit_code = r.aux;
+            }
+            break;
+        case Op::kNote:
+            on_note(p, r);
             break;
         default:
             break;
@@ -192,13 +199,28 @@ void Checker::on_intact(std::uint32_t p, std::uint64_t i, const Record& r, std::
         }
         return;
     }
-    if (slot.intact == 1) ++st.received;
+    if (slot.intact == 1) {
+        ++st.received;
+        if (const Record* send = record(RecRef{slot.send_proc, slot.send_rec}))
+            st.latency.add(r.t_end > send->t_start ? r.t_end - send->t_start : 0);
+        st.throughput.add(r.t_end);
+    }
     if (slot.intact > slot.sends()) {
         report_duplicate(r, ref, &slot);
     } else if (slot.intact == 1 && slot.sends() == 1) {
         if (slot.fifo != kNoProc) check_fifo(r, key, ref, slot);
         if (slot.sends_ok == 1 && !chans_[c].orders.empty()) check_order(r, key, ref, slot);
     }
+}
+
+void Checker::on_note(std::uint32_t p, const Record& r) {
+    if (r.aux != static_cast<std::uint32_t>(Note::kSignalsSent) || p >= res_.processes.size())
+        return;
+    ProcessStats& ps = res_.processes[p];
+    ps.signals_sent = r.seq;
+    ps.signal = r.extra;
+    ps.signal_targets = r.origin;
+    ps.signals_note_ns = r.t_start;
 }
 
 // A corrupt receive had a valid header: it accounts for its send (not lost).
