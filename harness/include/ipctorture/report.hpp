@@ -30,6 +30,15 @@ struct ScenarioReport {
 };
 
 void print_table(std::ostream& os, const std::vector<ScenarioReport>& reps);
+
+// One run's counts as the verdict table shows them (print_table, the HTML
+// report).
+struct TableCounts {
+    std::string backends;  // comma-separated, sorted
+    std::uint64_t sent = 0, received = 0, lost = 0, duplicated = 0, corrupted = 0, order = 0,
+                  other = 0, indeterminate = 0;
+};
+TableCounts table_counts(const RunOutcome& o);
 // The findings of failed scenarios, a few per kind, each with its evidence
 // summary and reproduction command.
 void print_findings(std::ostream& os, const std::vector<ScenarioReport>& reps,

@@ -11,6 +11,7 @@
 #include "ipctorture/bench.hpp"
 #include "ipctorture/detect.hpp"
 #include "ipctorture/errors.hpp"
+#include "ipctorture/html_report.hpp"
 #include "ipctorture/logging.hpp"
 #include "ipctorture/orchestrator.hpp"
 #include "ipctorture/repeat.hpp"
@@ -27,6 +28,7 @@ struct RunArgs {
     std::optional<std::uint64_t> seed;
     std::optional<double> timeout;
     std::string json;
+    std::string html;  // --html FILE
     bool keep = false;
     bool quiet = false;
     std::size_t max_findings = 100;
@@ -128,6 +130,7 @@ int run_repeated(const std::vector<Scenario>& scenarios, const RunArgs& a,
     j["repetitions"] = nlohmann::json::array();
     for (const RepeatSummary& s : sums) j["repetitions"].push_back(repeat_summary_json(s));
     write_report(a.json, j);
+    if (!a.html.empty()) write_html_report(a.html, reps, command);
     return exit_status(reps);
 }
 
@@ -163,6 +166,7 @@ int cmd_run(const RunArgs& a, const std::string& command) {
         print_findings(std::cout, reps);
     }
     write_report(a.json, report_json(reps, command));
+    if (!a.html.empty()) write_html_report(a.html, reps, command);
     return exit_status(reps);
 }
 
@@ -184,7 +188,8 @@ int cmd_validate(const std::vector<std::string>& paths) {
     return bad ? kExitUsage : kExitPass;
 }
 
-int cmd_check(const std::string& dir, const std::string& json, const std::string& command) {
+int cmd_check(const std::string& dir, const std::string& json, const std::string& html,
+              const std::string& command) {
     ScenarioReport r;
     r.outcome = check_run_dir(dir);
     r.ran = true;
@@ -198,6 +203,7 @@ int cmd_check(const std::string& dir, const std::string& json, const std::string
     print_table(std::cout, reps);
     print_findings(std::cout, reps);
     write_report(json, report_json(reps, command));
+    if (!html.empty()) write_html_report(html, reps, command);
     return exit_status(reps);
 }
 
@@ -269,6 +275,9 @@ int cli_main(int argc, char** argv) {
     run->add_option("--timeout", ra.timeout, "replace every scenario's timeout (seconds)")
         ->check(CLI::PositiveNumber);
     run->add_option("--json", ra.json, "write the JSON report here");
+    run->add_option("--html", ra.html,
+                    "write the HTML report here: one self-contained page with the verdicts, "
+                    "latency and throughput charts, a timeline and the findings' evidence");
     run->add_flag("--keep", ra.keep, "keep run directories even after a pass");
     run->add_option("--cell", ra.cell,
                     "run only this cell of a matrix scenario (its label, as in 'backend=tcp')");
@@ -304,10 +313,11 @@ int cli_main(int argc, char** argv) {
     auto* validate = app.add_subcommand("validate", "check scenario files without running them");
     validate->add_option("paths", vpaths)->required();
 
-    std::string check_dir, check_json;
+    std::string check_dir, check_json, check_html;
     auto* check = app.add_subcommand("check", "re-judge a kept run directory");
     check->add_option("rundir", check_dir)->required();
     check->add_option("--json", check_json, "write the JSON report here");
+    check->add_option("--html", check_html, "write the HTML report here");
 
     auto* list = app.add_subcommand("list", "list things: backends");
     std::string what;
@@ -355,7 +365,8 @@ int cli_main(int argc, char** argv) {
     try {
         if (run->parsed()) return cmd_run(ra, joined(argc, argv));
         if (validate->parsed()) return cmd_validate(vpaths);
-        if (check->parsed()) return cmd_check(check_dir, check_json, joined(argc, argv));
+        if (check->parsed())
+            return cmd_check(check_dir, check_json, check_html, joined(argc, argv));
         if (list->parsed()) return cmd_list();
         if (explain->parsed()) return cmd_explain(backend);
         if (clean->parsed()) return cmd_clean(root);

@@ -113,6 +113,23 @@ void print_table(std::ostream& os, const std::vector<ScenarioReport>& reps) {
     }
 }
 
+TableCounts table_counts(const RunOutcome& o) {
+    const Totals t = totals(o);
+    TableCounts c;
+    c.backends = backends_of(o.plan);
+    c.sent = t.sent;
+    c.received = t.received;
+    c.lost = t.lost;
+    c.duplicated = t.dup;
+    c.corrupted = t.corrupt;
+    c.order = t.fifo;
+    c.other = o.result.counts[int(FindingKind::kHang)] + o.result.counts[int(FindingKind::kCrash)] +
+              o.result.counts[int(FindingKind::kSignalSafety)] +
+              o.result.counts[int(FindingKind::kSanitizer)];
+    c.indeterminate = t.indet;
+    return c;
+}
+
 namespace {
 
 std::string process_label(std::uint32_t p, const Plan& plan) {
