@@ -221,6 +221,21 @@ std::vector<Scenario> load_scenarios_text(const std::string& text,
 // ScenarioError listing the labels there are.
 Scenario select_cell(const std::vector<Scenario>& cells, const std::string& cell);
 
+// The keys the loader accepts in each kind of map, per kind: "scenario",
+// "channel", "bounds", "process", "workload", "distribution" (a size or
+// priority written as a map), "matrix", "matrix_backend" (a matrix backend
+// value written as a map) and "perturb" (the map form).  The loader checks
+// against these very lists, so they cannot drift from it; the scenario
+// schema's test compares them with the schema (scenarios/schema/).  Channel
+// and process options are each backend's own (Backend::validate).
+struct ScenarioKeys {
+    std::string kind;
+    std::vector<std::string> keys;
+};
+const std::vector<ScenarioKeys>& scenario_known_keys();
+// The keys of one kind; throws std::out_of_range for a kind not listed.
+const std::vector<std::string>& scenario_keys(std::string_view kind);
+
 // Scenario files under a path: the file itself, or every *.yaml / *.yml
 // below a directory, sorted.
 std::vector<std::string> scenario_files(const std::string& path);

@@ -22,6 +22,7 @@
 #include <limits>
 #include <optional>
 #include <sstream>
+#include <stdexcept>
 #include <string_view>
 #include <system_error>
 
@@ -89,6 +90,24 @@ Item element(const std::string& file, const std::string& name, const Node& n) {
     SourceLoc l = to_loc(file, n.Mark());
     return {name, n, l, l};
 }
+
+// Every kind of map the loader reads and the keys it accepts there (the
+// `known` lists of the Map instances below, and load_perturb's).
+const std::vector<ScenarioKeys> kKnownKeys = {
+    {"scenario",
+     {"name", "description", "seed", "timeout", "channels", "processes", "checks", "matrix",
+      "expect", "perturb", "cpus"}},
+    {"channel", {"backend", "options", "bounds", "mutant"}},
+    {"bounds", {"max_loss", "max_duplicate", "max_reorder"}},
+    {"process",
+     {"role", "name", "count", "channel", "input", "output", "workload", "options", "targets",
+      "signal", "sigsafe", "perturb", "cpus"}},
+    {"workload", {"messages", "duration", "size", "priority", "type", "rate", "start_delay"}},
+    {"distribution", {"min", "max", "choices", "weights"}},
+    {"matrix", {"backend", "size", "messages", "rate"}},
+    {"matrix_backend", {"backend", "options"}},
+    {"perturb", {"probability", "max_sleep", "max_spin", "kinds", "sites"}},
+};
 
 // A YAML map checked on construction: plain scalar keys, no key twice and,
 // when `known` is not empty, no key outside it.
@@ -224,9 +243,7 @@ class Loader {
 Scenario Loader::scenario(const Node& root) const {
     if (!root.IsDefined() || root.IsNull())
         fail_at({file_, 1, 1}, "empty scenario; expected a map with name, channels and processes");
-    Map top(file_, root, "scenario",
-            {"name", "description", "seed", "timeout", "channels", "processes", "checks", "matrix",
-             "expect", "perturb", "cpus"});
+    Map top(file_, root, "scenario", scenario_keys("scenario"));
     Scenario s;
     s.file = file_;
     const Item& name = top.need("name");
@@ -265,7 +282,7 @@ constexpr std::size_t kMaxCells = 256;
 std::vector<Scenario> Loader::cells(const Node& root) const {
     if (!root.IsMap() || !root["matrix"]) return {scenario(root)};
     const Node mnode = root["matrix"];
-    Map m(file_, mnode, "'matrix'", {"backend", "size", "messages", "rate"});
+    Map m(file_, mnode, "'matrix'", scenario_keys("matrix"));
     if (m.items().empty())
         fail_at(to_loc(file_, mnode.Mark()), "expected at least one dimension in 'matrix'");
     std::vector<std::pair<std::string, std::vector<Node>>> dims;
@@ -317,7 +334,7 @@ std::string Loader::apply(Node& cell, const std::string& dim, const Node& v) con
         Node name = v, options;
         bool has_options = false;
         if (v.IsMap()) {
-            Map m(file_, v, "matrix backend", {"backend", "options"});
+            Map m(file_, v, "matrix backend", scenario_keys("matrix_backend"));
             name = m.need("backend").node;
             if (const Item* o = m.find("options")) {
                 options = o->node;
@@ -343,8 +360,8 @@ std::string Loader::apply(Node& cell, const std::string& dim, const Node& v) con
             std::string opts;
             for (auto it = options.begin(); it != options.end(); ++it)
                 if (it->first.IsScalar() && it->second.IsScalar())
-                    opts += (opts.empty() ? "" : ";") + it->first.Scalar() + "=" +
-                            it->second.Scalar();
+                    opts +=
+                        (opts.empty() ? "" : ";") + it->first.Scalar() + "=" + it->second.Scalar();
             label += "{" + opts + "}";
         }
         return label;
@@ -378,7 +395,7 @@ ChannelSpec Loader::channel(const Item& it) const {
     if (!name_chars(it.name, false))
         fail_at(it.key_loc,
                 "invalid channel name '" + it.name + "'; expected letters, digits, '_' or '-'");
-    Map m(file_, it.node, "channel '" + it.name + "'", {"backend", "options", "bounds", "mutant"});
+    Map m(file_, it.node, "channel '" + it.name + "'", scenario_keys("channel"));
     ChannelSpec ch;
     ch.name = it.name;
     ch.loc = it.key_loc;
@@ -406,7 +423,7 @@ ChannelSpec Loader::channel(const Item& it) const {
 }
 
 Bounds Loader::bounds(const Item& it) const {
-    Map m(file_, it.node, "'bounds'", {"max_loss", "max_duplicate", "max_reorder"});
+    Map m(file_, it.node, "'bounds'", scenario_keys("bounds"));
     Bounds b;
     b.loc = it.loc;
     auto rate = [&](const char* key, std::optional<double>& out) {
@@ -448,9 +465,7 @@ std::vector<ProcessSpec> Loader::processes(const Item& it,
 }
 
 ProcessSpec Loader::process(const Node& n, const std::vector<ChannelSpec>& ch) const {
-    Map m(file_, n, "process",
-          {"role", "name", "count", "channel", "input", "output", "workload", "options", "targets",
-           "signal", "sigsafe", "perturb", "cpus"});
+    Map m(file_, n, "process", scenario_keys("process"));
     ProcessSpec p;
     p.loc = m.loc();
     const Item& role = m.need("role");
@@ -550,8 +565,7 @@ Workload Loader::workload(const Map& proc, Role role) const {
                 "missing key 'workload' in process; a producer needs "
                 "workload.messages or workload.duration");
     if (!it) return w;
-    Map m(file_, it->node, "workload",
-          {"messages", "duration", "size", "priority", "type", "rate", "start_delay"});
+    Map m(file_, it->node, "workload", scenario_keys("workload"));
     w.loc = w.size.loc = m.loc();
     for (const char* key : {"messages", "duration", "size", "priority", "type"})
         if (const Item* f = m.find(key); f && !producer && !(signaler && f->name == "duration"))
@@ -593,7 +607,7 @@ SizeDist Loader::size(const Item& it, const char* what, ReadValue read) const {
         fail_at(it.loc, std::string("expected a ") + what + " for '" + it.name +
                             "' (a number, {min, max} or {choices, weights}), got " +
                             describe(it.node));
-    Map m(file_, it.node, what, {"min", "max", "choices", "weights"});
+    Map m(file_, it.node, what, scenario_keys("distribution"));
     const bool uniform = m.find("min") || m.find("max");
     const bool choice = m.find("choices") || m.find("weights");
     if (uniform == choice)
@@ -700,6 +714,16 @@ std::string read_file(const std::string& path) {
 }
 
 }  // namespace
+
+const std::vector<ScenarioKeys>& scenario_known_keys() {
+    return kKnownKeys;
+}
+
+const std::vector<std::string>& scenario_keys(std::string_view kind) {
+    for (const ScenarioKeys& k : kKnownKeys)
+        if (k.kind == kind) return k.keys;
+    throw std::out_of_range("no scenario map kind '" + std::string(kind) + "'");
+}
 
 const char* role_name(Role r) {
     switch (r) {

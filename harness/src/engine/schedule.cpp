@@ -268,17 +268,18 @@ std::uint8_t load_bits(const std::string& file, const YAML::Node& n, const Sourc
 }
 
 PerturbConfig load_perturb_map(const std::string& file, const YAML::Node& n, const SourceLoc& loc) {
-    static const char* const kKeys[] = {"probability", "max_sleep", "max_spin", "kinds", "sites"};
+    const std::vector<std::string>& keys = scenario_keys("perturb");
     PerturbConfig c = PerturbConfig::map_defaults();
     std::set<std::string> seen;
     for (auto it = n.begin(); it != n.end(); ++it) {
         const YAML::Node k = it->first;
         const SourceLoc kl = at(file, k, loc);
         const std::string key = k.IsScalar() ? k.Scalar() : std::string();
-        if (std::find(std::begin(kKeys), std::end(kKeys), key) == std::end(kKeys))
-            fail_at(kl, "unknown key " + shown(k) +
-                            " in 'perturb'; expected one of: probability, max_sleep, max_spin, "
-                            "kinds, sites");
+        if (std::find(keys.begin(), keys.end(), key) == keys.end()) {
+            std::string expected;
+            for (const std::string& e : keys) expected += (expected.empty() ? "" : ", ") + e;
+            fail_at(kl, "unknown key " + shown(k) + " in 'perturb'; expected one of: " + expected);
+        }
         if (!seen.insert(key).second) fail_at(kl, "duplicate key '" + key + "' in 'perturb'");
         const YAML::Node v = it->second;
         const SourceLoc vl = at(file, v, kl);
