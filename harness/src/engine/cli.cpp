@@ -12,11 +12,13 @@
 #include "ipctorture/detect.hpp"
 #include "ipctorture/errors.hpp"
 #include "ipctorture/html_report.hpp"
+#include "ipctorture/junit.hpp"
 #include "ipctorture/logging.hpp"
 #include "ipctorture/orchestrator.hpp"
 #include "ipctorture/repeat.hpp"
 #include "ipctorture/report.hpp"
 #include "ipctorture/schedule.hpp"
+#include "ipctorture/shard.hpp"
 #include "ipctorture/worker.hpp"
 
 namespace ipct {
@@ -28,6 +30,7 @@ struct RunArgs {
     std::optional<std::uint64_t> seed;
     std::optional<double> timeout;
     std::string json;
+    std::string junit;  // --junit FILE
     std::string html;  // --html FILE
     bool keep = false;
     bool quiet = false;
@@ -39,6 +42,8 @@ struct RunArgs {
     bool until_fail = false;
     std::uint32_t max = 0;  // --max with --until-fail; 0 = the default
     std::string perturb;    // --perturb, checked at parse time
+    std::string shard;      // --shard I/N, checked at parse time
+    bool list = false;      // --list: print the cells it would run, run nothing
 };
 
 std::vector<std::string> expand(const std::vector<std::string>& paths) {
@@ -69,6 +74,20 @@ void write_report(const std::string& path, const nlohmann::json& j) {
     if (!out) throw EnvironmentError("cannot write " + path);
 }
 
+// Scenarios from index `from` on, as the <skipped> cases of a JUnit report.
+std::vector<NotRun> not_run_from(const std::vector<Scenario>& scenarios, std::size_t from) {
+    std::vector<NotRun> v;
+    for (std::size_t i = from; i < scenarios.size(); ++i)
+        v.push_back(
+            {scenarios[i].file, scenarios[i].name, "not run: an earlier run was interrupted"});
+    return v;
+}
+
+void write_junit(const RunArgs& a, const std::vector<ScenarioReport>& reps,
+                 const std::vector<NotRun>& not_run, const std::string& command) {
+    if (!a.junit.empty()) write_file_atomically(a.junit, junit_xml(reps, not_run, command));
+}
+
 std::string seconds_text(double s) {
     char b[32];
     std::snprintf(b, sizeof b, "%.2fs", s);
@@ -87,7 +106,9 @@ int run_repeated(const std::vector<Scenario>& scenarios, const RunArgs& a,
     std::vector<std::pair<std::size_t, std::size_t>> ranges;  // [first, last) of each scenario
     std::vector<std::uint64_t> bases;
     bool interrupted = false;
+    std::size_t done = 0;  // scenarios whose repetitions ran
     for (const Scenario& s : scenarios) {
+        ++done;
         const std::uint64_t base = a.seed.value_or(s.seed);
         const std::size_t first = reps.size();
         for (std::uint32_t i = 0; i < n && !interrupted; ++i) {
@@ -130,6 +151,7 @@ int run_repeated(const std::vector<Scenario>& scenarios, const RunArgs& a,
     j["repetitions"] = nlohmann::json::array();
     for (const RepeatSummary& s : sums) j["repetitions"].push_back(repeat_summary_json(s));
     write_report(a.json, j);
+    write_junit(a, reps, not_run_from(scenarios, done), command);
     if (!a.html.empty()) write_html_report(a.html, reps, command);
     return exit_status(reps);
 }
@@ -141,17 +163,42 @@ int cmd_run(const RunArgs& a, const std::string& command) {
         return kExitUsage;
     }
     std::vector<Scenario> scenarios;
-    for (const auto& f : expand(a.paths)) {
-        std::vector<Scenario> cells = load_scenarios(f);
-        if (!a.cell.empty()) cells = {select_cell(cells, a.cell)};
-        for (Scenario& s : cells) {
-            if (a.as_threads) validate_threads_mode(s);
-            scenarios.push_back(std::move(s));
+    std::vector<std::string> keys;  // shard_key() of each
+    for (const auto& p : a.paths)
+        for (const auto& f : scenario_files(p)) {
+            std::vector<Scenario> cells = load_scenarios(f);
+            if (!a.cell.empty()) cells = {select_cell(cells, a.cell)};
+            for (Scenario& s : cells) {
+                if (a.as_threads) validate_threads_mode(s);
+                keys.push_back(shard_key(p, f, s.cell));
+                scenarios.push_back(std::move(s));
+            }
         }
-    }
     if (scenarios.empty()) {
         std::cerr << "ipctorture: no scenario files found\n";
         return kExitUsage;
+    }
+    const std::size_t all = scenarios.size();
+    if (!a.shard.empty()) {
+        std::string why;
+        const Shard sh = *parse_shard(a.shard, &why);
+        std::vector<Scenario> mine;
+        for (std::size_t i : shard_select(keys, sh)) mine.push_back(std::move(scenarios[i]));
+        scenarios = std::move(mine);
+        if (!a.quiet)
+            std::cerr << "shard " << a.shard << ": " << scenarios.size() << " of " << all
+                      << " scenario cells\n";
+    }
+    if (a.list) {
+        for (const Scenario& s : scenarios) std::cout << s.file << "\t" << s.name << "\n";
+        return kExitPass;
+    }
+    if (!a.junit.empty()) check_writable(a.junit);
+    if (scenarios.empty()) {  // a shard with nothing to run passes: its jobs still report
+        if (!a.quiet) std::cerr << "shard " << a.shard << " has nothing to run\n";
+        write_report(a.json, report_json({}, command));
+        write_junit(a, {}, {}, command);
+        return kExitPass;
     }
     if (a.repeat > 0 || a.until_fail) return run_repeated(scenarios, a, command);
     const RunSettings settings = settings_of(a);
@@ -166,6 +213,7 @@ int cmd_run(const RunArgs& a, const std::string& command) {
         print_findings(std::cout, reps);
     }
     write_report(a.json, report_json(reps, command));
+    write_junit(a, reps, not_run_from(scenarios, reps.size()), command);
     if (!a.html.empty()) write_html_report(a.html, reps, command);
     return exit_status(reps);
 }
@@ -275,6 +323,9 @@ int cli_main(int argc, char** argv) {
     run->add_option("--timeout", ra.timeout, "replace every scenario's timeout (seconds)")
         ->check(CLI::PositiveNumber);
     run->add_option("--json", ra.json, "write the JSON report here");
+    run->add_option("--junit", ra.junit,
+                    "write a JUnit XML report here (one testcase per scenario, matrix cell and "
+                    "repetition), for Jenkins, GitLab and other CI systems");
     run->add_option("--html", ra.html,
                     "write the HTML report here: one self-contained page with the verdicts, "
                     "latency and throughput charts, a timeline and the findings' evidence");
@@ -291,6 +342,10 @@ int cli_main(int argc, char** argv) {
                     "findings listed per kind in the report (counts are always exact)")
         ->check(CLI::PositiveNumber);
     add_perturb_option(*run, ra.perturb);
+    add_shard_option(*run, ra.shard);
+    run->add_flag("--list", ra.list,
+                  "print the scenario cells the command would run (file, tab, name; after --cell "
+                  "and --shard) and run nothing");
     auto* repeat = run->add_option("--repeat", ra.repeat,
                                    "run each scenario N times, each with its own derived seed")
                        ->check(CLI::Range(1u, 1000000u));

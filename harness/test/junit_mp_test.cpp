@@ -1,0 +1,115 @@
+// End-to-end: `run --junit` through the real binary, each report validated
+// against harness/test/data/junit.xsd with xmllint.  Every wait is bounded;
+// none is a pass condition.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "test_util.hpp"
+
+using namespace ipct::test;
+
+namespace {
+
+const std::string kXsd = source("harness/test/data/junit.xsd");
+
+int validate(const std::string& file, const TempDir& scratch, std::string* why) {
+    const std::string log = scratch.path + "/xmllint.out";
+    const int st = std::system(
+        ("xmllint --noout --schema '" + kXsd + "' '" + file + "' >'" + log + "' 2>&1").c_str());
+    *why = slurp(log);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 255;
+}
+
+std::size_t count(const std::string& s, const std::string& what) {
+    std::size_t n = 0;
+    for (auto p = s.find(what); p != std::string::npos; p = s.find(what, p + 1)) ++n;
+    return n;
+}
+
+TEST(Junit, PassingScenarioIsOneTestcaseWithoutFailure) {
+    TempDir root, scratch;
+    const std::string x = scratch.path + "/r.xml";
+    auto r = run_binary({"run", source("scenarios/smoke/pipe-one-to-one.yaml"), "--junit", x},
+                        root.path, scratch.path);
+    ASSERT_FALSE(r.timed_out);
+    ASSERT_EQ(r.status, 0) << r.err;
+    std::string why;
+    EXPECT_EQ(validate(x, scratch, &why), 0) << why;
+    const std::string doc = slurp(x);
+    EXPECT_EQ(count(doc, "<testcase "), 1u) << doc;
+    EXPECT_EQ(count(doc, "<failure"), 0u) << doc;
+    EXPECT_NE(doc.find("name=\"pipe-one-to-one\""), std::string::npos) << doc;
+    EXPECT_NE(doc.find("<property name=\"seed\" value=\"1\"/>"), std::string::npos) << doc;
+    EXPECT_NE(doc.find("reproduce: ipctorture run "), std::string::npos) << doc;
+}
+
+// A planted bug, run until it fails (the cap is far above what the detection
+// benchmark needs): the failing repetition has a <failure> with the findings.
+TEST(Junit, FailingZooScenarioHasAFailureWithFindingsAndReproduction) {
+    TempDir root, scratch;
+    const std::string x = scratch.path + "/r.xml";
+    auto r = run_binary({"run", source("scenarios/zoo/pipe-fan-in-interleave.yaml"), "--until-fail",
+                         "--max", "20", "--junit", x},
+                        root.path, scratch.path);
+    ASSERT_FALSE(r.timed_out);
+    ASSERT_EQ(r.status, 1) << r.err;
+    std::string why;
+    EXPECT_EQ(validate(x, scratch, &why), 0) << why;
+    const std::string doc = slurp(x);
+    EXPECT_EQ(count(doc, "<failure "), 1u) << doc;
+    EXPECT_TRUE(std::regex_search(
+        doc, std::regex("<failure message=\"[0-9]+ findings?: [0-9]+ corrupted[^\"]*\" "
+                        "type=\"findings\">corrupted: ")))
+        << doc;
+    EXPECT_NE(doc.find("evidence: consumer0 (consumer) recv corrupt"), std::string::npos) << doc;
+    EXPECT_TRUE(std::regex_search(doc, std::regex("reproduce: ipctorture run \\S+pipe-fan-in-"
+                                                  "interleave.yaml --seed [0-9]+\n</failure>")))
+        << doc;
+    EXPECT_TRUE(std::regex_search(
+        doc, std::regex("failures=\"1\" errors=\"0\" skipped=\"0\" time=\"[0-9.]+\">")))
+        << doc;
+    run_binary({"clean"}, root.path, scratch.path);
+}
+
+// A matrix file repeated: one testcase per cell and repetition, each with
+// its own name, all in the file's one testsuite.
+TEST(Junit, MatrixWithRepeatIsOneTestcasePerCellAndRepetition) {
+    TempDir root, scratch;
+    const std::string x = scratch.path + "/r.xml",
+                      f = source("scenarios/backends/matrix-fan-in.yaml");
+    auto cells = run_binary({"validate", f}, root.path, scratch.path);
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(cells.out, m, std::regex("ok \\(([0-9]+) matrix cells")))
+        << cells.out;
+    const std::size_t n = std::stoul(m[1]);
+    auto r = run_binary({"run", f, "--repeat", "2", "--junit", x}, root.path, scratch.path);
+    ASSERT_FALSE(r.timed_out);
+    ASSERT_EQ(r.status, 0) << r.err;
+    std::string why;
+    EXPECT_EQ(validate(x, scratch, &why), 0) << why;
+    const std::string doc = slurp(x);
+    EXPECT_EQ(count(doc, "<testcase "), 2 * n) << doc;
+    EXPECT_EQ(count(doc, "<testsuite "), 1u) << doc;
+    EXPECT_EQ(count(doc, "[backend=tcp] (repetition 2)\""), 1u) << doc;
+    EXPECT_EQ(count(doc, " (repetition 1)\""), n) << doc;
+}
+
+TEST(Junit, UnwritablePathIsAnEnvironmentErrorBeforeAnythingRuns) {
+    TempDir root, scratch;
+    auto r = run_binary({"run", source("scenarios/smoke/pipe-one-to-one.yaml"), "--junit",
+                         scratch.path + "/no/such/dir/r.xml"},
+                        root.path, scratch.path);
+    ASSERT_FALSE(r.timed_out);
+    EXPECT_EQ(r.status, 3);
+    EXPECT_NE(r.err.find("cannot write " + scratch.path + "/no/such/dir/r.xml: No such file"),
+              std::string::npos)
+        << r.err;
+    EXPECT_EQ(r.err.find("running"), std::string::npos) << "nothing ran: " << r.err;
+    EXPECT_TRUE(root.entries().empty());
+}
+
+}  // namespace
