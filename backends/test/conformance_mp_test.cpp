@@ -1,7 +1,11 @@
 // Conformance: what every backend in the registry must do, checked the way
 // the orchestrator drives a channel.  The suite is instantiated over
 // backend_names(), so a backend added to the registry is covered without a
-// line here.
+// line here, and once more over a plugin given by the environment:
+//   IPCTORTURE_PLUGIN=path/to/libmine.so (or a bare name, looked for as a
+//   scenario's would be) and, optionally,
+//   IPCTORTURE_PLUGIN_OPTIONS=key=value,key=value (the channel options)
+//   conformance_mp_test --gtest_filter='Plugin/*'
 //
 // Order of a run, as in the orchestrator: create() in the test process, fork
 // one worker per endpoint (a worker keeps only the fds inherited_fds() names
@@ -35,6 +39,7 @@
 #include "ipctorture/event_log.hpp"
 #include "ipctorture/framing.hpp"
 #include "ipctorture/message.hpp"
+#include "ipctorture/plugin_loader.hpp"
 #include "mp_test_util.hpp"
 
 namespace ipct {
@@ -95,6 +100,27 @@ std::vector<std::string> list_dir(const std::string& dir) {
 
 Options options(std::initializer_list<std::pair<const char*, const char*>> kv) {
     return mptest::make_options(kv, "conformance.yaml", 5);
+}
+
+// The channel options of the plugin under test: IPCTORTURE_PLUGIN_OPTIONS,
+// "key=value,key=value"; an option's column is where its value starts.
+Options plugin_options() {
+    Options o;
+    const char* env = std::getenv("IPCTORTURE_PLUGIN_OPTIONS");
+    const std::string text = env ? env : "";
+    std::size_t at = 0;
+    while (at < text.size()) {
+        std::size_t end = text.find(',', at);
+        if (end == std::string::npos) end = text.size();
+        const std::string kv = text.substr(at, end - at);
+        const std::size_t eq = kv.find('=');
+        if (eq == std::string::npos) IPCT_FAIL("IPCTORTURE_PLUGIN_OPTIONS: expected key=value");
+        o[kv.substr(0, eq)] =
+            OptionValue{kv.substr(eq + 1),
+                        SourceLoc{"IPCTORTURE_PLUGIN_OPTIONS", 1, static_cast<int>(at + eq + 2)}};
+        at = end + 1;
+    }
+    return o;
 }
 
 // Message sizes from the header alone up to `hi`: mostly small, some around
@@ -237,10 +263,18 @@ class Conformance : public ::testing::TestWithParam<std::string> {
         fs::remove_all(run_dir_, ec);
     }
 
+    // o, and for a plugin the options its environment gives.
+    Options with_plugin_options(const Options& o) const {
+        Options all = o;
+        if (is_plugin_backend(GetParam()))
+            for (const auto& [k, v] : plugin_options()) all.emplace(k, v);
+        return all;
+    }
+
     // False when the backend does not take these options (the test skips).
     bool accepts(const Options& o) {
         try {
-            backend_->validate(o);
+            backend_->validate(with_plugin_options(o));
             return true;
         } catch (const ScenarioError&) {
             return false;
@@ -255,10 +289,10 @@ class Conformance : public ::testing::TestWithParam<std::string> {
 
     // The topology's counts: how many writers and readers will be spawned.
     void create(const Options& o, std::uint32_t writers = 1, std::uint32_t readers = 1) {
-        setup_.options = o;
+        setup_.options = with_plugin_options(o);
         setup_.writers = writers;
         setup_.readers = readers;
-        contract_ = backend_->contract(o);
+        contract_ = backend_->contract(setup_.options);
         state_ = backend_->create(setup_);
         created_ = true;
     }
@@ -686,13 +720,24 @@ std::vector<std::string> all_backends() {
     return v;
 }
 
-INSTANTIATE_TEST_SUITE_P(Registry, Conformance, ::testing::ValuesIn(all_backends()),
-                         [](const ::testing::TestParamInfo<std::string>& info) {
-                             std::string s = info.param;
-                             for (char& ch : s)
-                                 if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-                             return s;
-                         });
+// The plugin IPCTORTURE_PLUGIN names, if any (a path, or a bare name looked
+// for as a scenario's is).  One that cannot be loaded fails the program.
+std::vector<std::string> environment_plugin() {
+    const char* spec = std::getenv("IPCTORTURE_PLUGIN");
+    if (!spec || !*spec) return {};
+    return {plugin_backend_name(resolve_plugin(spec, fs::current_path().string()))};
+}
+
+std::string param_name(const ::testing::TestParamInfo<std::string>& info) {
+    std::string s = is_plugin_backend(info.param) ? backend_label(info.param) : info.param;
+    for (char& ch : s)
+        if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+    return s;
+}
+
+INSTANTIATE_TEST_SUITE_P(Registry, Conformance, ::testing::ValuesIn(all_backends()), param_name);
+INSTANTIATE_TEST_SUITE_P(Plugin, Conformance, ::testing::ValuesIn(environment_plugin()),
+                         param_name);
 
 }  // namespace
 }  // namespace ipct
