@@ -13,6 +13,7 @@
 #include "ipctorture/repeat.hpp"
 #include "ipctorture/report.hpp"
 #include "ipctorture/schedule.hpp"
+#include "ipctorture/shard.hpp"
 
 namespace ipct {
 
@@ -32,7 +33,8 @@ void add_perturb_option(CLI::App& cmd, std::string& spec) {
 
 void add_detect_options(CLI::App& cmd, DetectArgs& a) {
     cmd.add_option("paths", a.paths,
-                   "zoo directories (their *.yaml are the entries; the twins are in twins/ inside or beside it) or "
+                   "zoo directories (their *.yaml are the entries; the twins are in twins/ inside "
+                   "or beside it) or "
                    "files (default scenarios/zoo)");
     cmd.add_option("--twin", a.twins, "one more correct twin (a file or directory); repeatable")
         ->allow_extra_args(false);
@@ -60,6 +62,7 @@ void add_detect_options(CLI::App& cmd, DetectArgs& a) {
         ->check(CLI::PositiveNumber);
     cmd.add_option("--json", a.json, "write the results here");
     cmd.add_flag("--quiet", a.quiet, "print nothing; use the exit status or --json");
+    add_shard_option(cmd, a.shard);
 }
 
 std::vector<std::string> expected_kinds(const Scenario& s) {
@@ -151,7 +154,8 @@ void collect(const DetectArgs& a, std::vector<std::string>& zoo, std::vector<std
         }
         zoo.push_back(p);
         const fs::path t = twins_of(fs::absolute(f).parent_path());
-        if (!t.empty() && fs::exists(t / f.filename())) twins.push_back((t / f.filename()).string());
+        if (!t.empty() && fs::exists(t / f.filename()))
+            twins.push_back((t / f.filename()).string());
     }
     for (const std::string& t : a.twins) {
         if (fs::is_directory(t))
@@ -163,6 +167,28 @@ void collect(const DetectArgs& a, std::vector<std::string>& zoo, std::vector<std
         std::sort(v->begin(), v->end());
         v->erase(std::unique(v->begin(), v->end()), v->end());
     }
+}
+
+// --shard: keeps this shard's entries, zoo and twins dealt together; the key
+// of each is its directory's name, file name and cell ("zoo/x.yaml").
+void shard_entries(const DetectArgs& a, std::vector<Entry>& zoo, std::vector<Entry>& twins) {
+    std::string why;
+    const Shard sh = *parse_shard(a.shard, &why);
+    std::vector<std::string> keys;
+    for (const auto* v : {&zoo, &twins})
+        for (const Entry& e : *v) {
+            const std::string dir = fs::absolute(e.scenario.file).parent_path().string();
+            keys.push_back(shard_key(dir, e.scenario.file, e.scenario.cell));
+        }
+    std::vector<Entry> z, t;
+    for (std::size_t i : shard_select(keys, sh))
+        (i < zoo.size() ? z : t)
+            .push_back(std::move(i < zoo.size() ? zoo[i] : twins[i - zoo.size()]));
+    if (!a.quiet)
+        std::cerr << "shard " << a.shard << ": " << z.size() + t.size() << " of " << keys.size()
+                  << " zoo entries and twins\n";
+    zoo = std::move(z);
+    twins = std::move(t);
 }
 
 std::vector<Entry> load_entries(const std::vector<std::string>& files, bool zoo) {
@@ -446,12 +472,15 @@ void report(const DetectArgs& a, const std::string& command, const std::string& 
 int detect_main(const DetectArgs& a, const std::string& command) {
     std::vector<std::string> zoo_files, twin_files;
     collect(a, zoo_files, twin_files);
-    const std::vector<Entry> zoo = load_entries(zoo_files, true);
-    const std::vector<Entry> twins = load_entries(twin_files, false);
+    std::vector<Entry> zoo = load_entries(zoo_files, true);
+    std::vector<Entry> twins = load_entries(twin_files, false);
     if (zoo.empty() && twins.empty()) {
         std::cerr << "ipctorture: no zoo scenarios found\n";
         return kExitUsage;
     }
+    if (!a.shard.empty()) shard_entries(a, zoo, twins);
+    if (zoo.empty() && twins.empty() && !a.quiet)  // passes, with an empty report
+        std::cerr << "shard " << a.shard << " has nothing to run\n";
     RunSettings perturbed;
     perturbed.timeout_s = a.timeout;
     perturbed.max_findings = a.max_findings;
