@@ -16,9 +16,10 @@
 #   ARGS      more arguments to `ipctorture run` (--seed, --repeat, --perturb,
 #             --sigsafe, ...).
 #
-# The JSON report of each run is written to
-# ${CMAKE_CURRENT_BINARY_DIR}/ipctorture/NAME.json (its findings, the seed and
-# the command that reproduces the run).
+# The reports of each run are written to ${CMAKE_CURRENT_BINARY_DIR}/ipctorture/:
+# NAME.json (its findings, the seed and the command that reproduces the run)
+# and NAME.xml (JUnit XML, one testcase per scenario and matrix cell, for CI
+# systems that show those).
 function(ipctorture_add_scenario)
   set(usage "ipctorture_add_scenario(NAME FILE [TIMEOUT seconds] [LABELS label...] [ARGS arg...])")
   set(keywords TIMEOUT LABELS ARGS)
@@ -65,9 +66,10 @@ function(ipctorture_add_scenario)
                         "exists in this directory; expected a new name")
   endif()
   foreach(a IN LISTS arg_ARGS)
-    if(a MATCHES "^--json(=|$)")
-      message(FATAL_ERROR "ipctorture_add_scenario(${name}): ARGS may not set --json; the "
-                          "report goes to ${CMAKE_CURRENT_BINARY_DIR}/ipctorture/${name}.json")
+    if(a MATCHES "^--(json|junit)(=|$)")
+      message(FATAL_ERROR "ipctorture_add_scenario(${name}): ARGS may not set --json or --junit; "
+                          "the reports go to ${CMAKE_CURRENT_BINARY_DIR}/ipctorture/${name}.json "
+                          "and ${name}.xml")
     endif()
   endforeach()
   if(NOT TARGET ipctorture::ipctorture)
@@ -75,10 +77,10 @@ function(ipctorture_add_scenario)
                         "missing; call find_package(ipctorture REQUIRED) first")
   endif()
 
-  set(report "${CMAKE_CURRENT_BINARY_DIR}/ipctorture/${name}.json")
-  file(MAKE_DIRECTORY "${CMAKE_CURRENT_BINARY_DIR}/ipctorture")
-  add_test(NAME "${name}" COMMAND ipctorture::ipctorture run "${file}" --json "${report}"
-                                  ${arg_ARGS})
+  set(reports "${CMAKE_CURRENT_BINARY_DIR}/ipctorture")
+  file(MAKE_DIRECTORY "${reports}")
+  add_test(NAME "${name}" COMMAND ipctorture::ipctorture run "${file}" --json "${reports}/${name}.json"
+                                  --junit "${reports}/${name}.xml" ${arg_ARGS})
   set(labels ipctorture ${arg_LABELS})
   set_tests_properties("${name}" PROPERTIES TIMEOUT "${timeout}" LABELS "${labels}")
 endfunction()

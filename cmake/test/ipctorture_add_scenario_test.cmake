@@ -59,7 +59,9 @@ expect_error(empty-timeout "ipctorture_add_scenario(t scenarios/a.yaml TIMEOUT)"
 expect_error(stray-argument "ipctorture_add_scenario(t scenarios/a.yaml 30)"
              "unexpected arguments '30'")
 expect_error(json-in-args "ipctorture_add_scenario(t scenarios/a.yaml ARGS --json x.json)"
-             "ARGS may not set --json")
+             "ARGS may not set --json or --junit")
+expect_error(junit-in-args "ipctorture_add_scenario(t scenarios/a.yaml ARGS --junit=x.xml)"
+             "ARGS may not set --json or --junit")
 expect_error(twice "ipctorture_add_scenario(t scenarios/a.yaml)\nipctorture_add_scenario(t scenarios/a.yaml)"
              "a test named 't' already exists")
 
@@ -76,7 +78,7 @@ else()
   string(JSON u GET "${tests}" tests 1)
   string(JSON command GET "${t}" command)
   string(JSON props GET "${t}" properties)
-  set(want_command "[ \"/bin/true\", \"run\", \"${WORK_DIR}/good/src/scenarios/a.yaml\", \"--json\", \"${out_dir}/ipctorture/t.json\", \"--seed\", \"5\" ]")
+  set(want_command "[ \"/bin/true\", \"run\", \"${WORK_DIR}/good/src/scenarios/a.yaml\", \"--json\", \"${out_dir}/ipctorture/t.json\", \"--junit\", \"${out_dir}/ipctorture/t.xml\", \"--seed\", \"5\" ]")
   string(JSON same EQUAL "${command}" "${want_command}")
   if(NOT same)
     message(SEND_ERROR "good: test t runs ${command}; expected ${want_command}")
