@@ -8,9 +8,10 @@ the loader it describes.
      ways, and so are its enumerations (roles, checks, finding kinds, signals,
      backends) and, per backend, its channel options, mutants and the
      per-process options;
-  3. close negative cases: one valid scenario, then one change at a time (an
-     unknown key, a wrong type, a bad enumeration value) that the loader
-     refuses: the schema must refuse each as well.
+  3. close cases: one valid scenario, then one change at a time; forms the
+     loader accepts (short forms, quoted numbers, a matrix giving the
+     backend) the schema must accept, and changes the loader refuses (an
+     unknown key, a wrong type, a bad enumeration value) it must refuse.
 
 usage: scenario_schema_test.py PROBE SOURCE_DIR
 PROBE is the scenario_schema_probe program (the loader's side).
@@ -118,7 +119,12 @@ for kind, keys in loader["kinds"].items():
         fail(f"the loader has a new kind of map '{kind}' ({keys}): describe it in the schema "
              "and add it to KIND_POINTERS")
         continue
-    compare(f"keys of '{kind}'", keys, at(schema, KIND_POINTERS[kind])["properties"])
+    try:
+        described = at(schema, KIND_POINTERS[kind])["properties"]
+    except KeyError:
+        fail(f"the schema has no '{KIND_POINTERS[kind]}' with properties for '{kind}'")
+        continue
+    compare(f"keys of '{kind}'", keys, described)
 for kind in set(KIND_POINTERS) - set(loader["kinds"]):
     fail(f"KIND_POINTERS names '{kind}', which the loader no longer has")
 
@@ -223,6 +229,30 @@ NEGATIVE = [
 ]
 
 
+# Other forms the loader accepts, each a change of the base: the schema must
+# accept them too.
+POSITIVE = [
+    ("perturb off", ["perturb"], "off"),
+    ("perturb short form", ["perturb"], "p=0.05,sleep=200us,kinds=yield+sleep"),
+    ("perturb probability", ["perturb"], 0.25),
+    ("cpus list", ["processes", 1, "cpus"], [0]),
+    ("size choices", ["processes", 2, "workload", "size"], {"choices": [32, 64], "weights": [1, 3]}),
+    ("sigsafe yes", ["processes", 1, "sigsafe"], "yes"),
+    ("signal without SIG", ["processes", 5, "signal"], "USR2"),
+    ("one target", ["processes", 5, "targets"], "producer"),
+    ("duration", ["processes", 2, "workload"], {"duration": "200ms", "rate": 1000}),
+    ("quoted number", ["seed"], "7"),
+]
+# A matrix with a backend dimension gives every channel its backend: the
+# channels may then leave it out.
+MATRIX_DOC = {
+    "name": "schema-matrix",
+    "matrix": {"backend": ["pipe", {"backend": "fifo", "options": {"write_lock": True}}],
+               "size": [64, {"min": 32, "max": 128}]},
+    "channels": {"data": {}},
+    "processes": [{"role": "producer", "channel": "data", "workload": {"messages": 10}},
+                  {"role": "consumer", "channel": "data"}],
+}
 def loader_refuses(doc):
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
         json.dump(doc, f)  # JSON is YAML: the loader reads it as written
@@ -240,6 +270,14 @@ if ok:
 if errors_of(validator, BASE):
     fail(f"the base of the negative cases is refused by the schema: "
          f"{describe(errors_of(validator, BASE))}")
+for title, doc in [(t, with_change(p, v)) for t, p, v in POSITIVE] + [("matrix", MATRIX_DOC)]:
+    refused, why = loader_refuses(doc)
+    if refused:
+        fail(f"positive case '{title}': the loader refuses it: {why}")
+    errs = errors_of(validator, doc)
+    if errs:
+        fail(f"positive case '{title}': the schema refuses it: {describe(errs)}")
+print(f"positive cases checked: {len(POSITIVE) + 1}")
 for title, path, value in NEGATIVE:
     doc = with_change(path, value)
     refused, why = loader_refuses(doc)
