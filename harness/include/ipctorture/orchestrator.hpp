@@ -13,12 +13,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "ipctorture/checker.hpp"
 #include "ipctorture/plan.hpp"
+#include "ipctorture/progress.hpp"
 #include "ipctorture/scenario.hpp"
 
 namespace ipct {
@@ -39,6 +41,10 @@ struct RunOptions {
     bool keep_failed = true;
     // Replaces every process's perturbation (--perturb).
     std::optional<PerturbConfig> perturb;
+    // Called from the orchestrator's wait loop every progress_interval_s
+    // while the workers run (never after run_scenario returns); empty: none.
+    std::function<void(const RunProgress&)> on_progress;
+    double progress_interval_s = 1;
 };
 
 struct WorkerEnd {

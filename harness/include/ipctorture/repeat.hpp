@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <ostream>
@@ -35,6 +36,10 @@ struct RunSettings {
     bool keep_failed = true;  // false: remove a failing run's directory too
     bool sigsafe = false;     // --sigsafe: every process under the interposer
     bool as_threads = false;  // --as-threads
+    // Progress while a run is live (RunOptions::on_progress); not part of
+    // what a run does, so not in its reproduce command.
+    std::function<void(const RunProgress&)> on_progress;
+    double progress_interval_s = 1;
 };
 
 // `ipctorture run FILE --seed S [--cell C] [--timeout T] [--perturb P]`.

@@ -15,6 +15,7 @@
 #include "ipctorture/junit.hpp"
 #include "ipctorture/logging.hpp"
 #include "ipctorture/orchestrator.hpp"
+#include "ipctorture/progress.hpp"
 #include "ipctorture/repeat.hpp"
 #include "ipctorture/report.hpp"
 #include "ipctorture/schedule.hpp"
@@ -31,7 +32,7 @@ struct RunArgs {
     std::optional<double> timeout;
     std::string json;
     std::string junit;  // --junit FILE
-    std::string html;  // --html FILE
+    std::string html;   // --html FILE
     bool keep = false;
     bool quiet = false;
     std::size_t max_findings = 100;
@@ -94,12 +95,36 @@ std::string seconds_text(double s) {
     return b;
 }
 
+// "PASS 1.23s", "FAIL 0.80s, 3 findings", "ERROR: why".
+std::string result_text(const ScenarioReport& r) {
+    std::string t = verdict_label(r.verdict());
+    if (!r.ran) return t + ": " + r.error;
+    t += " " + seconds_text(r.outcome.wall_s);
+    const std::uint64_t n = r.outcome.result.total_findings();
+    if (n > 0) t += ", " + std::to_string(n) + (n == 1 ? " finding" : " findings");
+    return t;
+}
+
+// Progress goes to stderr through `printer`; the runs report to it.
+void report_progress(RunSettings& settings, ProgressPrinter& printer) {
+    if (!printer.active()) return;
+    settings.on_progress = [&printer](const RunProgress& p) { printer.update(p); };
+    settings.progress_interval_s = printer.interval_s();
+}
+
+void run_ended(ProgressPrinter& printer, const ScenarioReport& r, const std::string& line) {
+    printer.end(line, r.ran ? r.outcome.result.total_findings() : 0,
+                r.verdict() != ScenarioVerdict::kPass);
+}
+
 // --repeat N / --until-fail: each scenario's repetitions in turn, each with
 // its own seed, then a summary per scenario and the findings of the first
 // failing repetition of each.
 int run_repeated(const std::vector<Scenario>& scenarios, const RunArgs& a,
                  const std::string& command) {
-    const RunSettings settings = settings_of(a);
+    RunSettings settings = settings_of(a);
+    ProgressPrinter printer(std::cerr, ProgressPrinter::stderr_is_terminal(), a.quiet);
+    report_progress(settings, printer);
     const std::uint32_t n = a.until_fail ? (a.max ? a.max : kDefaultUntilFailMax)
                                          : std::max<std::uint32_t>(a.repeat, 1);
     std::vector<ScenarioReport> reps;
@@ -113,17 +138,14 @@ int run_repeated(const std::vector<Scenario>& scenarios, const RunArgs& a,
         const std::size_t first = reps.size();
         for (std::uint32_t i = 0; i < n && !interrupted; ++i) {
             const std::uint64_t seed = repetition_seed(base, i);
-            if (!a.quiet)
-                std::cerr << s.name << ": repetition " << i + 1 << " of "
-                          << (a.until_fail ? "at most " : "") << n << ", seed " << seed << ": "
-                          << std::flush;
+            const std::string which = s.name + ": repetition " + std::to_string(i + 1) + " of " +
+                                      (a.until_fail ? "at most " : "") + std::to_string(n);
+            printer.start(which, which + ", seed " + std::to_string(seed));
             reps.push_back(run_report(s, seed, settings));
             ScenarioReport& r = reps.back();
             r.repetition = i;
             const ScenarioVerdict v = r.verdict();
-            if (!a.quiet)
-                std::cerr << verdict_label(v) << (r.ran ? " " + seconds_text(r.outcome.wall_s) : "")
-                          << "\n";
+            run_ended(printer, r, which + ", seed " + std::to_string(seed) + ": " + result_text(r));
             interrupted = v == ScenarioVerdict::kInterrupted;
             if (a.until_fail && v != ScenarioVerdict::kPass) break;
         }
@@ -201,11 +223,16 @@ int cmd_run(const RunArgs& a, const std::string& command) {
         return kExitPass;
     }
     if (a.repeat > 0 || a.until_fail) return run_repeated(scenarios, a, command);
-    const RunSettings settings = settings_of(a);
+    RunSettings settings = settings_of(a);
+    ProgressPrinter printer(std::cerr, ProgressPrinter::stderr_is_terminal(), a.quiet);
+    report_progress(settings, printer);
     std::vector<ScenarioReport> reps;
     for (const auto& s : scenarios) {
-        if (!a.quiet) std::cerr << "running " << s.name << " (" << s.file << ")\n";
+        const std::string which = "[" + std::to_string(reps.size() + 1) + "/" +
+                                  std::to_string(scenarios.size()) + "] " + s.name;
+        printer.start(which, "running " + which + " (" + s.file + ")");
         reps.push_back(run_report(s, a.seed.value_or(s.seed), settings));
+        run_ended(printer, reps.back(), which + ": " + result_text(reps.back()));
         if (reps.back().verdict() == ScenarioVerdict::kInterrupted) break;
     }
     if (!a.quiet) {

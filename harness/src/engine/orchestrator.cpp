@@ -127,6 +127,7 @@ class Run {
     std::vector<int> thread_ends() const;
     void worker_ended(std::size_t k, int status);
     void start_loop();
+    void progress_tick(asio::steady_timer& t, SendTally& tally);
     void kill_running(const char* why);
     void process_gone(std::size_t i);
     void cleanup_channels();
@@ -334,8 +335,11 @@ void Run::start_loop() {
     asio::steady_timer watchdog(
         ctx_, std::chrono::milliseconds(static_cast<long long>(plan_.timeout_s * 1000)));
     asio::signal_set sigs(ctx_, SIGINT, SIGTERM);
+    asio::steady_timer ticker(ctx_);
+    SendTally tally(dir_.path(), plan_.processes.size());
     auto finish = [&] {
         watchdog.cancel();
+        ticker.cancel();
         sigs.cancel();
         ready_sd->cancel();
     };
@@ -376,8 +380,27 @@ void Run::start_loop() {
         olog_.mark(Op::kInterrupted, 0, static_cast<std::uint32_t>(sig));
         kill_running("interrupted");
     });
+    if (opt_.on_progress) progress_tick(ticker, tally);
     if (procs_.empty()) finish();
     ctx_.run();
+}
+
+// Calls opt_.on_progress every opt_.progress_interval_s until t is cancelled.
+void Run::progress_tick(asio::steady_timer& t, SendTally& tally) {
+    t.expires_after(
+        std::chrono::milliseconds(static_cast<long long>(opt_.progress_interval_s * 1000)));
+    t.async_wait([this, &t, &tally](const bp::error_code& ec) {
+        if (ec) return;
+        const std::uint64_t now = now_ns();
+        RunProgress p;
+        p.elapsed_s = secs(t_spawn_, now);
+        p.started = t_go_ != 0;
+        p.send_s = t_go_ ? secs(t_go_, now) : 0;
+        p.sent = tally.sent();
+        p.plan = plan_size(plan_);
+        opt_.on_progress(p);
+        progress_tick(t, tally);
+    });
 }
 
 RunOutcome Run::execute() {

@@ -43,6 +43,8 @@ ScenarioReport run_report(const Scenario& s, std::uint64_t seed, const RunSettin
     o.perturb = r.perturb;
     o.sigsafe = r.sigsafe;
     o.as_threads = r.as_threads;
+    o.on_progress = r.on_progress;
+    o.progress_interval_s = r.progress_interval_s;
     try {
         rep.outcome = run_scenario(s, o);
         rep.ran = true;
