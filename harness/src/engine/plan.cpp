@@ -110,6 +110,9 @@ Plan make_plan(const Scenario& s, std::uint64_t seed, const std::string& run_id,
             } else {
                 p.out_channel = channel_of(s, spec.channel);
                 p.origin = origin++;
+                // A producer with an input is a pinger: it waits for each
+                // message's reply there (roles.cpp, `ipctorture bench`).
+                if (!spec.input.empty()) p.in_channel = channel_of(s, spec.input);
             }
             p.seed = derive_seed(seed, std::uint64_t{p.index} + 1);
             p.workload = spec.workload;
@@ -492,7 +495,8 @@ PlannedProcess read_process(const In& in, std::size_t channels) {
     p.role = *r;
     p.in_channel = read_channel_ref(in, "in_channel", channels);
     p.out_channel = read_channel_ref(in, "out_channel", channels);
-    const bool reads = p.role == Role::kConsumer || p.role == Role::kRelay;
+    const bool reads = p.role == Role::kConsumer || p.role == Role::kRelay ||
+                       (p.role == Role::kProducer && p.in_channel != kNoChannel);  // a pinger
     const bool writes = p.role == Role::kProducer || p.role == Role::kRelay;
     if (reads != (p.in_channel != kNoChannel) || writes != (p.out_channel != kNoChannel))
         in.fail(std::string("channels do not fit the role ") + role);

@@ -62,7 +62,10 @@ void start_delay(const Workload& w) {
     if (w.start_delay_s > 0) sleep_until_ns(now_ns() + std::uint64_t(w.start_delay_s * 1e9));
 }
 
+int run_pinger(RoleContext& c);
+
 int run_producer(RoleContext& c) {
+    if (c.in) return run_pinger(c);
     const PlannedProcess& p = *c.self;
     const Workload& w = p.workload;
     const std::uint32_t max = c.plan->channels[p.out_channel].max_message;
@@ -101,45 +104,68 @@ int run_producer(RoleContext& c) {
     return rc;
 }
 
+// Reads c.in one receive at a time, handing each decoded frame to a sink.
+// Byte streams go through the frame decoder; message backends hand over one
+// message per receive.
+class Receiver {
+  public:
+    enum class Step { kMore, kEnd, kError };
+
+    explicit Receiver(RoleContext& c)
+        : c_(c),
+          ch_(c.plan->channels[c.self->in_channel]),
+          dec_(*c.payload, ch_.max_message),
+          channel_(ch16(c.self->in_channel)) {}
+
+    // One receive.  kEnd: the channel ended (logged as drained); kError: the
+    // receive failed (logged; what was not read is indeterminate).
+    template <typename Sink>
+    Step step(Sink&& sink) {
+        auto space = dec_.space();
+        if (!ch_.boundaries && space.size() > kStreamReadChunk)
+            space = space.first(kStreamReadChunk);
+        perturb_point(Site::kBeforeReceive);
+        const std::uint64_t ts = now_ns();
+        IoResult r = c_.in->receive(space);
+        const std::uint64_t te = now_ns();
+        perturb_point(Site::kAfterReceive);
+        if (r.eof()) {
+            dec_.finish(te, sink);
+            c_.log->mark(Op::kDrained, channel_);
+            return Step::kEnd;
+        }
+        if (!r.ok()) {
+            Record* rec = c_.log->begin(Op::kRecv, channel_);
+            rec->t_start = ts;
+            EventLogWriter::end(rec, Status::kError, r.err);
+            dec_.finish(te, sink);
+            return Step::kError;
+        }
+        dec_.commit(r.done, ts, te, sink);
+        if (ch_.boundaries) dec_.finish(te, sink);  // a message backend never carries a frame over
+        return Step::kMore;
+    }
+
+  private:
+    RoleContext& c_;
+    const PlannedChannel& ch_;
+    FrameDecoder dec_;
+    std::uint16_t channel_;
+};
+
 // Receives from c.in until end of channel, handing each decoded frame to
-// `on_frame`.  Byte streams go through the frame decoder; message backends
-// hand over one message per receive.
+// `on_frame`.
 template <typename OnFrame>
 void receive_all(RoleContext& c, OnFrame&& on_frame) {
-    const PlannedChannel& ch = c.plan->channels[c.self->in_channel];
     const Workload& w = c.self->workload;
-    FrameDecoder dec(*c.payload, ch.max_message);
+    Receiver rx(c);
     std::uint64_t frames = 0;
     const std::uint64_t t0 = now_ns();
     auto sink = [&](const Frame& f) {
         on_frame(f);
         if (f.kind != Frame::Kind::kGarbage) pace(w.rate, t0, ++frames);
     };
-    for (;;) {
-        auto space = dec.space();
-        perturb_point(Site::kBeforeReceive);
-        const std::uint64_t ts = now_ns();
-        IoResult r = c.in->receive(space);
-        const std::uint64_t te = now_ns();
-        perturb_point(Site::kAfterReceive);
-        if (r.eof()) {
-            dec.finish(te, sink);
-            c.log->mark(Op::kDrained, ch16(c.self->in_channel));
-            return;
-        }
-        if (!r.ok()) {
-            Record* rec = c.log->begin(Op::kRecv, ch16(c.self->in_channel));
-            rec->t_start = ts;
-            EventLogWriter::end(rec, Status::kError, r.err);
-            dec.finish(te, sink);
-            return;  // not drained: what it did not read is indeterminate
-        }
-        if (ch.boundaries) {
-            dec.commit(r.done, ts, te, sink);
-            dec.finish(te, sink);  // a message backend never carries a frame over
-        } else {
-            dec.commit(r.done, ts, te, sink);
-        }
+    while (rx.step(sink) == Receiver::Step::kMore) {
     }
 }
 
@@ -166,6 +192,57 @@ Record frame_record(const Frame& f, std::uint32_t channel) {
 int run_consumer(RoleContext& c) {
     start_delay(c.self->workload);
     receive_all(c, [&](const Frame& f) { c.log->append(frame_record(f, c.self->in_channel)); });
+    c.in->close();
+    return 0;
+}
+
+// A producer that also reads a channel (the plan's in_channel) is a pinger:
+// it sends one message, then receives until a reply comes back (any frame
+// that is not garbage: an echo relay's copy of the message, intact or not),
+// then sends the next: request and response, one message in flight.  Its
+// receives are logged as a consumer's; after the last send it closes its
+// output and reads its input to the end.
+int run_pinger(RoleContext& c) {
+    const PlannedProcess& p = *c.self;
+    const Workload& w = p.workload;
+    const std::uint32_t max = c.plan->channels[p.out_channel].max_message;
+    std::vector<std::byte> buf(std::max<std::uint32_t>(w.size.largest(), kHeaderSize));
+    Rng rng(p.seed);
+    Rng prio_rng(derive_seed(p.seed, 1));
+    Receiver rx(c);
+    std::uint64_t replies = 0;
+    auto sink = [&](const Frame& f) {
+        c.log->append(frame_record(f, p.in_channel));
+        if (f.kind != Frame::Kind::kGarbage) ++replies;
+    };
+    Receiver::Step st = Receiver::Step::kMore;
+    start_delay(w);
+    const std::uint64_t t0 = now_ns();
+    const std::uint64_t stop_at = w.duration_s > 0 ? t0 + std::uint64_t(w.duration_s * 1e9) : 0;
+    for (std::uint64_t seq = 0; st == Receiver::Step::kMore; ++seq) {
+        if (w.messages > 0 && seq >= w.messages) break;
+        if (stop_at && now_ns() >= stop_at) break;
+        pace(w.rate, t0, seq);
+        const std::uint32_t size = std::min(draw_size(w.size, rng), max);
+        std::span<std::byte> msg(buf.data(), size);
+        const std::uint32_t prio = w.priority ? draw_size(*w.priority, prio_rng) : 0;
+        c.payload->fill(msg, p.origin, seq, prio);
+        perturb_point(Site::kBeforeSend);
+        Record* r = c.log->begin(Op::kSend, ch16(p.out_channel));
+        r->origin = p.origin;
+        r->seq = seq;
+        r->size = size;
+        r->aux = prio;
+        IoResult res = c.out->send(msg);
+        r->extra = static_cast<std::uint32_t>(res.calls);
+        EventLogWriter::end(r, res.ok() ? Status::kOk : Status::kError, res.ok() ? 0 : res.err);
+        perturb_point(Site::kAfterSend);
+        if (!res.ok()) break;  // the error is in the history; the checker judges it
+        while (replies <= seq && st == Receiver::Step::kMore) st = rx.step(sink);
+    }
+    c.out->close();
+    c.log->mark(Op::kClose, ch16(p.out_channel));
+    while (st == Receiver::Step::kMore) st = rx.step(sink);
     c.in->close();
     return 0;
 }

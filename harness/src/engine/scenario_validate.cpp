@@ -57,8 +57,15 @@ struct Edges {
 
 Edges process_edges(const Scenario& s, const ProcessSpec& p) {
     switch (p.role) {
-        case Role::kProducer:
-            return {std::nullopt, need_channel(s, p, p.channel)};
+        case Role::kProducer: {
+            // A producer with an input is a pinger (`ipctorture bench`): it
+            // reads the replies to its messages there.
+            if (p.input.empty()) return {std::nullopt, need_channel(s, p, p.channel)};
+            Edges e{need_channel(s, p, p.input), need_channel(s, p, p.channel)};
+            if (e.in == e.out)
+                fail_at(p.loc, "a pinger's input must differ from its channel '" + p.input + "'");
+            return e;
+        }
         case Role::kConsumer:
             return {need_channel(s, p, p.channel), std::nullopt};
         case Role::kRelay:

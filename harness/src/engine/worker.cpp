@@ -91,13 +91,12 @@ Record perturbations_note() {
     return r;
 }
 
-
 int run_started(const Plan& plan, const PlannedProcess& self, EventLogWriter& log, Endpoint* in,
                 Endpoint* out, bool targeted) {
     log.mark(Op::kStart, 0);
     Payload payload(plan.seed);
     RoleContext ctx{&plan, &self, &log, &payload, in, out};
-    const int rc = run_role(ctx);
+    const int rc = bench_harness_off() ? run_bench_off_role(ctx) : run_role(ctx);
     if (targeted) log.append(note_record(Note::kSignalsCaught, target_signals_caught()));
     if (targeted || eintr_retries() > 0)
         log.append(note_record(Note::kEintrRetries, eintr_retries()));
@@ -115,7 +114,6 @@ int worker_main(const WorkerArgs& a) {
     if (a.parent != 0 && ::getppid() != a.parent) return 3;  // orphaned before the prctl
     ::signal(SIGPIPE, SIG_IGN);  // EPIPE is an outcome to record, not a way to die
     init_logging("worker");
-    apply_bench_placement(a.process);
     try {
         const Plan plan = read_plan(a.run_dir);
         const PlannedProcess& self = plan.processes.at(a.process);

@@ -24,7 +24,6 @@
 #include <latch>
 #include <thread>
 
-#include "ipctorture/bench.hpp"
 #include "ipctorture/logging.hpp"
 #include "ipctorture/orchestrator.hpp"
 #include "ipctorture/sanitizer.hpp"
@@ -166,7 +165,6 @@ void ThreadsWorker::body(Slot& s) {
     // PR_SET_NAME, not pthread_setname_np: ASan's runtime (clang 14) learns
     // names only from prctl, TSan's from both.
     ::prctl(PR_SET_NAME, sanitizer_thread_name(s.index).c_str());
-    apply_bench_placement(s.index);  // sched_setaffinity(0): this thread only
     bool arrived = false;
     try {
         open_and_run(s, arrived);
