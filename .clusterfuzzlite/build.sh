@@ -63,3 +63,5 @@ while read -r target; do
     cp "$src/fuzz/options/$target.options" "$OUT/"
   fi
 done < "$WORK/build/fuzz/targets.txt"
+# op_sequence_plugin_fuzzer loads the example plugin from beside itself.
+cp "$WORK/build/harness/plugins/libexample_ring.so" "$OUT/"

@@ -62,6 +62,13 @@ PRIORITIES = [send(4 * p, 1, p) for p in (1, 3, 0, 4, 2, 1, 3)] + [
 # Fill to the capacity (sends beyond it are skipped), drain, fill again.
 FILL = [send(0, 3)] * 12 + [recv()] * 12 + [send(0, 1, 3)] * 12 + [short(50)] * 6
 
+# A longer exchange than the capacity holds at once: each writer's messages
+# pass through a few at a time, many more of them than fit in flight; then
+# both writers close and the reader drains to end of file.
+LONG = [send(0, 1, n) for n in range(3)] + [
+    op for n in range(10) for op in (send(0, 1, n), send(1, 0), recv(), recv())] + [
+    close(0), close(1), recv(), recv(), recv(), recv()]
+
 
 def write(target, name, data):
     d = os.path.join(HERE, "corpus", target)
@@ -103,6 +110,13 @@ def main():
         write("op_sequence_shm_fuzzer", "seed-ring-small-" + sync, encode([1, s, 0, 1], FILL))
         write("op_sequence_shm_fuzzer", "seed-counter-" + sync, encode([2, s, 1], TOUR))
         write("op_sequence_shm_fuzzer", "seed-snapshot-" + sync, encode([3, s, s % 2], TOUR))
+    # The example plugin's options (op_sequence_plugin_fuzzer.cpp); a plugin
+    # of your own given with IPCTORTURE_PLUGIN_OPTIONS reads no option byte.
+    plugin = ["default", "slots8", "slots8-max1024", "slots64-max64"]
+    for i, name in enumerate(plugin):
+        write("op_sequence_plugin_fuzzer", "seed-example_ring-" + name, encode([i], TOUR))
+    write("op_sequence_plugin_fuzzer", "seed-example_ring-fill", encode([1], FILL))
+    write("op_sequence_plugin_fuzzer", "seed-example_ring-long", encode([2], LONG))
     # Found by the fuzzer (fixed): a ring receive into a short buffer
     # returned EMSGSIZE after consuming the slot, so the message was lost.
     write("op_sequence_shm_fuzzer", "regress-ring-short-buffer-lost",

@@ -129,6 +129,7 @@ class Run {
     void start_loop();
     void progress_tick(asio::steady_timer& t, SendTally& tally);
     void kill_running(const char* why);
+    void kill_leftovers();
     void process_gone(std::size_t i);
     void cleanup_channels();
     double secs(std::uint64_t a, std::uint64_t b) const { return b > a ? double(b - a) / 1e9 : 0; }
@@ -173,6 +174,7 @@ Run::~Run() {
     for (auto& p : procs_)
         if (p && p->running()) ::kill(p->id(), SIGKILL);
     procs_.clear();  // reaps
+    kill_leftovers();
     if (!spawned_done_)
         for (std::size_t c = 0; c < plan_.channels.size(); ++c)
             if (created_[c])
@@ -291,6 +293,18 @@ void Run::kill_running(const char* why) {
         spdlog::warn("killing {} ({}): {}", who, procs_[k]->id(), why);
         ::kill(procs_[k]->id(), SIGKILL);
     }
+}
+
+// A user's program (role: exec) may have started processes of its own; they
+// are in the run's process group and must not outlive the run (they may
+// hold a channel open).  Our own workers never fork, and have all been
+// reaped when this is called, so whatever is left in the group is theirs.
+void Run::kill_leftovers() {
+    if (pgid_ == 0) return;
+    const bool exec = std::any_of(plan_.processes.begin(), plan_.processes.end(),
+                                  [](const PlannedProcess& p) { return p.role == Role::kExec; });
+    if (exec && ::kill(-pgid_, SIGKILL) == 0)
+        spdlog::warn("killed what exec programs left running");
 }
 
 // Worker process k ended with wait status `status`.  In threads mode a
@@ -419,6 +433,7 @@ RunOutcome Run::execute() {
         r->extra = ends_[i].killed_by_harness ? 1 : 0;
     }
     procs_.clear();
+    kill_leftovers();
     cleanup_channels();
     RunOutcome out = check_run_dir(dir_.path(), opt_.max_findings);
     out.workers = ends_;

@@ -99,9 +99,12 @@ Plan make_plan(const Scenario& s, std::uint64_t seed, const std::string& run_id,
             p.index = static_cast<std::uint32_t>(plan.processes.size());
             p.name = names[p.index];
             p.role = spec.role;
-            if (spec.role == Role::kRelay) {
+            if (spec.role == Role::kRelay || spec.role == Role::kExec) {
                 p.in_channel = channel_of(s, spec.input);
                 p.out_channel = channel_of(s, spec.output);
+                p.program = spec.program;
+                p.program_path = spec.program_path;
+                p.env = spec.env;
             } else if (spec.role == Role::kConsumer) {
                 p.in_channel = channel_of(s, spec.channel);
             } else if (spec.role == Role::kSignaler) {
@@ -264,22 +267,28 @@ json channel_json(const PlannedChannel& c) {
 }
 
 json process_json(const PlannedProcess& p) {
-    return {{"index", p.index},
-            {"name", p.name},
-            {"role", role_name(p.role)},
-            {"in_channel", channel_ref_json(p.in_channel)},
-            {"out_channel", channel_ref_json(p.out_channel)},
-            {"origin", p.origin},
-            {"seed", p.seed},
-            {"workload", workload_json(p.workload)},
-            {"options", options_json(p.options)},
-            {"request", request_json(p.request)},
-            {"targets", p.targets},
-            {"signal", p.signal != 0 ? json(signal_name(p.signal)) : json(nullptr)},
-            {"sigsafe", p.sigsafe},
-            {"perturb", perturb_text(p.perturb)},
-            {"placement", placement_name(p.placement)},
-            {"cpus", p.cpus}};
+    json j = {{"index", p.index},
+              {"name", p.name},
+              {"role", role_name(p.role)},
+              {"in_channel", channel_ref_json(p.in_channel)},
+              {"out_channel", channel_ref_json(p.out_channel)},
+              {"origin", p.origin},
+              {"seed", p.seed},
+              {"workload", workload_json(p.workload)},
+              {"options", options_json(p.options)},
+              {"request", request_json(p.request)},
+              {"targets", p.targets},
+              {"signal", p.signal != 0 ? json(signal_name(p.signal)) : json(nullptr)},
+              {"sigsafe", p.sigsafe},
+              {"perturb", perturb_text(p.perturb)},
+              {"placement", placement_name(p.placement)},
+              {"cpus", p.cpus}};
+    if (p.role == Role::kExec) {
+        j["program"] = p.program;
+        j["program_path"] = p.program_path;
+        j["env"] = p.env;  // [[name, value], ...]
+    }
+    return j;
 }
 
 }  // namespace
@@ -485,6 +494,20 @@ void read_schedule(const In& in, PlannedProcess& p) {
         in.fail("'cpus' does not fit the placement " + placement);
 }
 
+void read_program(const In& in, PlannedProcess& p) {
+    for (const json& w : in.array("program")) {
+        if (!w.is_string()) in.fail("'program' holds a non-string");
+        p.program.push_back(w.get<std::string>());
+    }
+    if (p.program.empty()) in.fail("an exec process needs 'program'");
+    p.program_path = in.str("program_path");
+    for (const json& e : in.array("env")) {
+        if (!e.is_array() || e.size() != 2 || !e[0].is_string() || !e[1].is_string())
+            in.fail("'env' holds something other than [name, value]");
+        p.env.emplace_back(e[0].get<std::string>(), e[1].get<std::string>());
+    }
+}
+
 PlannedProcess read_process(const In& in, std::size_t channels) {
     PlannedProcess p;
     p.index = static_cast<std::uint32_t>(in.uint("index", kU32));
@@ -496,8 +519,10 @@ PlannedProcess read_process(const In& in, std::size_t channels) {
     p.in_channel = read_channel_ref(in, "in_channel", channels);
     p.out_channel = read_channel_ref(in, "out_channel", channels);
     const bool reads = p.role == Role::kConsumer || p.role == Role::kRelay ||
+                       p.role == Role::kExec ||
                        (p.role == Role::kProducer && p.in_channel != kNoChannel);  // a pinger
-    const bool writes = p.role == Role::kProducer || p.role == Role::kRelay;
+    const bool writes =
+        p.role == Role::kProducer || p.role == Role::kRelay || p.role == Role::kExec;
     if (reads != (p.in_channel != kNoChannel) || writes != (p.out_channel != kNoChannel))
         in.fail(std::string("channels do not fit the role ") + role);
     p.origin = static_cast<std::uint32_t>(in.uint("origin", kU32));
@@ -520,6 +545,7 @@ PlannedProcess read_process(const In& in, std::size_t channels) {
     }
     p.sigsafe = in.flag("sigsafe");
     read_schedule(in, p);
+    if (p.role == Role::kExec) read_program(in, p);
     const bool signaler = p.role == Role::kSignaler;
     if (signaler != (p.signal != 0) || signaler == p.targets.empty())
         in.fail(signaler ? "a signaler needs 'signal' and 'targets'"

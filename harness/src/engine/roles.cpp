@@ -285,6 +285,8 @@ int run_role(RoleContext& c) {
             return run_relay(c);
         case Role::kSignaler:
             return run_signaler(c);
+        case Role::kExec:
+            break;  // its worker becomes the program instead (exec.hpp)
     }
     return 3;
 }

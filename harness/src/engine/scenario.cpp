@@ -29,6 +29,7 @@
 #include "ipctorture/backend.hpp"
 #include "ipctorture/checker.hpp"
 #include "ipctorture/errors.hpp"
+#include "ipctorture/exec.hpp"
 #include "ipctorture/message.hpp"
 #include "scenario_schedule.hpp"
 
@@ -101,7 +102,7 @@ const std::vector<ScenarioKeys> kKnownKeys = {
     {"bounds", {"max_loss", "max_duplicate", "max_reorder"}},
     {"process",
      {"role", "name", "count", "channel", "input", "output", "workload", "options", "targets",
-      "signal", "sigsafe", "perturb", "cpus"}},
+      "signal", "sigsafe", "perturb", "cpus", "program", "env"}},
     {"workload", {"messages", "duration", "size", "priority", "type", "rate", "start_delay"}},
     {"distribution", {"min", "max", "choices", "weights"}},
     {"matrix", {"backend", "size", "messages", "rate"}},
@@ -229,6 +230,7 @@ class Loader {
     ProcessSpec process(const Node& n, const std::vector<ChannelSpec>& ch) const;
     void endpoints(const Map& m, ProcessSpec& p, const std::vector<ChannelSpec>& ch) const;
     void signaler(const Map& m, ProcessSpec& p) const;
+    void exec_keys(const Map& m, ProcessSpec& p) const;
     std::string channel_ref(const Item& it, const std::vector<ChannelSpec>& ch) const;
     Workload workload(const Map& proc, Role role) const;
     using ReadValue = std::uint32_t (*)(const Item&);
@@ -471,8 +473,9 @@ ProcessSpec Loader::process(const Node& n, const std::vector<ChannelSpec>& ch) c
     const Item& role = m.need("role");
     std::optional<Role> r = parse_role(scalar(role, "a role"));
     if (!r)
-        fail_at(role.loc, "expected one of: producer, consumer, relay, signaler for 'role', got '" +
-                              role.node.Scalar() + "'");
+        fail_at(role.loc,
+                "expected one of: producer, consumer, relay, signaler, exec for 'role', got '" +
+                    role.node.Scalar() + "'");
     p.role = *r;
     if (const Item* f = m.find("name")) {
         p.name = scalar(*f, "a process name");
@@ -482,6 +485,7 @@ ProcessSpec Loader::process(const Node& n, const std::vector<ChannelSpec>& ch) c
     }
     if (const Item* f = m.find("count")) p.count = static_cast<int>(read_uint(*f, 1, kMaxCount));
     endpoints(m, p, ch);
+    exec_keys(m, p);
     p.workload = workload(m, p.role);
     if (const Item* o = m.find("options")) p.options = options(*o);
     if (const Item* f = m.find("sigsafe")) p.sigsafe = read_bool(*f);
@@ -495,9 +499,11 @@ void Loader::endpoints(const Map& m, ProcessSpec& p, const std::vector<ChannelSp
     for (const char* key : {"targets", "signal"})
         if (const Item* f = m.find(key))
             fail_at(f->key_loc, std::string("'") + key + "' is only for a signaler");
-    if (p.role == Role::kRelay) {
+    if (p.role == Role::kRelay || p.role == Role::kExec) {
         if (const Item* f = m.find("channel"))
-            fail_at(f->key_loc, "'channel' is not for a relay; a relay has 'input' and 'output'");
+            fail_at(f->key_loc, std::string("'channel' is not for ") +
+                                    (p.role == Role::kExec ? "an exec process" : "a relay") +
+                                    "; it has 'input' and 'output'");
         p.input = channel_ref(m.need("input"), ch);
         const Item& out = m.need("output");
         p.output = channel_ref(out, ch);
@@ -507,7 +513,7 @@ void Loader::endpoints(const Map& m, ProcessSpec& p, const std::vector<ChannelSp
     }
     for (const char* key : {"input", "output"})
         if (const Item* f = m.find(key))
-            fail_at(f->key_loc, std::string("'") + key + "' is only for relays; a " +
+            fail_at(f->key_loc, std::string("'") + key + "' is only for relays and exec; a " +
                                     role_name(p.role) + " has 'channel'");
     p.channel = channel_ref(m.need("channel"), ch);
 }
@@ -540,6 +546,48 @@ void Loader::signaler(const Map& m, ProcessSpec& p) const {
         if (!sig) fail_at(f->loc, why);
         p.signal = *sig;
         p.signal_loc = f->loc;
+    }
+}
+
+// An exec process: its program (a command line or a sequence of words) and
+// environment, resolved at load time (exec.hpp).  It runs no workload of
+// ours and takes no backend options: the program does what it does.
+void Loader::exec_keys(const Map& m, ProcessSpec& p) const {
+    if (p.role != Role::kExec) {
+        for (const char* key : {"program", "env"})
+            if (const Item* f = m.find(key))
+                fail_at(f->key_loc, std::string("'") + key + "' is only for an exec process");
+        return;
+    }
+    for (const char* key : {"workload", "options", "perturb"})
+        if (const Item* f = m.find(key))
+            fail_at(f->key_loc, std::string("'") + key +
+                                    "' is not for an exec process; its program runs as it is");
+    const Item& prog = m.need("program");
+    p.program_loc = prog.loc;
+    if (prog.node.IsScalar()) {
+        std::istringstream words(prog.node.Scalar());
+        for (std::string w; words >> w;) p.program.push_back(w);
+    } else if (prog.node.IsSequence()) {
+        for (std::size_t i = 0; i < prog.node.size(); ++i)
+            p.program.push_back(scalar(element(file_, "program", prog.node[i]), "a word"));
+    }
+    if (p.program.empty())
+        fail_at(prog.loc,
+                "expected a command line or a non-empty sequence of words for 'program', got " +
+                    describe(prog.node));
+    std::string why;
+    std::optional<std::string> path = resolve_program(p.program[0], file_, &why);
+    if (!path) fail_at(prog.loc, why);
+    p.program_path = *path;
+    if (const Item* e = m.find("env")) {
+        Map env(file_, e->node, "env", {});
+        for (const Item& v : env.items()) {
+            if (!name_chars(v.name, false) || v.name.find('-') != std::string::npos)
+                fail_at(v.key_loc, "invalid environment variable name '" + v.name +
+                                       "'; expected letters, digits and '_'");
+            p.env.emplace_back(v.name, scalar(v, "a string"));
+        }
     }
 }
 
@@ -735,12 +783,14 @@ const char* role_name(Role r) {
             return "relay";
         case Role::kSignaler:
             return "signaler";
+        case Role::kExec:
+            return "exec";
     }
     return "?";
 }
 
 std::optional<Role> parse_role(const std::string& s) {
-    for (Role r : {Role::kProducer, Role::kConsumer, Role::kRelay, Role::kSignaler})
+    for (Role r : {Role::kProducer, Role::kConsumer, Role::kRelay, Role::kSignaler, Role::kExec})
         if (s == role_name(r)) return r;
     return std::nullopt;
 }

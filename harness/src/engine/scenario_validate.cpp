@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <string_view>
 
 #include "ipctorture/backend.hpp"
 #include "ipctorture/errors.hpp"
@@ -69,6 +70,7 @@ Edges process_edges(const Scenario& s, const ProcessSpec& p) {
         case Role::kConsumer:
             return {need_channel(s, p, p.channel), std::nullopt};
         case Role::kRelay:
+        case Role::kExec:
             break;
         case Role::kSignaler:
             return {};
@@ -126,13 +128,51 @@ void check_readers_writers(const Scenario& s) {
     }
 }
 
+// An exec process's program logs nothing, so the checker judges what goes
+// into its input against what comes out of its output (a black box).  That
+// is only sound when nothing else takes from the input or puts into the
+// output: every reader of the input is an exec process with the same
+// output, and every writer of the output one with the same input.  Each
+// backend must be one a program outside the harness can use
+// (Backend::external).
+void check_exec(const Scenario& s) {
+    for (const ProcessSpec& p : s.processes) {
+        if (p.role != Role::kExec) continue;
+        for (const std::string& name : {p.input, p.output}) {
+            const ChannelSpec& c = s.channels[need_channel(s, p, name)];
+            if (find_backend(c.backend)->external()) continue;
+            std::string list;
+            for (std::string_view b : backend_names())
+                if (find_backend(b)->external())
+                    list += (list.empty() ? "" : ", ") + std::string(b);
+            fail_at(p.program_loc,
+                    "channel '" + c.name + "' uses backend " + c.backend +
+                        ", which an exec program cannot use; expected one of: " + list);
+        }
+        for (const ProcessSpec& q : s.processes) {
+            const bool reads_input =
+                q.role == Role::kConsumer ? q.channel == p.input : q.input == p.input;
+            const bool writes_output =
+                q.role == Role::kProducer ? q.channel == p.output : q.output == p.output;
+            const bool same = q.role == Role::kExec && q.input == p.input && q.output == p.output;
+            if ((reads_input || writes_output) && !same)
+                fail_at(q.loc, std::string("this ") + role_name(q.role) + " uses channel '" +
+                                   (reads_input ? p.input : p.output) + "', which is the " +
+                                   (reads_input ? "input" : "output") +
+                                   " of an exec process; the program is judged as a black box, "
+                                   "so only exec processes with the same input and output may "
+                                   "read its input or write its output");
+        }
+    }
+}
+
 // Relay edges between channels: from input to (output, relay process).
 using Graph = std::vector<std::vector<std::pair<std::size_t, const ProcessSpec*>>>;
 
 Graph relay_graph(const Scenario& s) {
     Graph g(s.channels.size());
     for (const ProcessSpec& p : s.processes) {
-        if (p.role != Role::kRelay) continue;
+        if (p.role != Role::kRelay && p.role != Role::kExec) continue;
         Edges e = process_edges(s, p);
         g[*e.in].push_back({*e.out, &p});
     }
@@ -247,7 +287,7 @@ void check_endpoint_options(const Scenario& s) {
         };
         if (p.role == Role::kProducer) side(p.channel, Direction::kWrite);
         if (p.role == Role::kConsumer) side(p.channel, Direction::kRead);
-        if (p.role == Role::kRelay) {
+        if (p.role == Role::kRelay || p.role == Role::kExec) {
             side(p.input, Direction::kRead);
             side(p.output, Direction::kWrite);
         }
@@ -313,6 +353,7 @@ void validate_scenario(const Scenario& s) {
                                " processes; expected at most that many in all");
     }
     check_readers_writers(s);
+    check_exec(s);
     check_relay_cycles(s);
     check_sizes(s);
     check_endpoint_options(s);
@@ -322,7 +363,7 @@ void validate_scenario(const Scenario& s) {
 std::vector<std::string> process_names(const Scenario& s) {
     std::vector<std::string> names;
     std::set<std::string> taken;
-    int next[4] = {0, 0, 0, 0};  // per Role, for unnamed processes
+    int next[5] = {0, 0, 0, 0, 0};  // per Role, for unnamed processes
     for (const ProcessSpec& p : s.processes) {
         for (int k = 0; k < p.count; ++k) {
             std::string n;

@@ -13,6 +13,7 @@
 #include "ipctorture/backend.hpp"
 #include "ipctorture/bench.hpp"
 #include "ipctorture/event_log.hpp"
+#include "ipctorture/exec.hpp"
 #include "ipctorture/logging.hpp"
 #include "ipctorture/perturb.hpp"
 #include "ipctorture/roles.hpp"
@@ -64,6 +65,7 @@ void barrier(int ready_fd, int go_fd) {
 // share up front: they start with room for every message any producer plans
 // to send.
 std::uint64_t expected_records(const Plan& plan, const PlannedProcess& p) {
+    if (p.role == Role::kExec) return 16;  // opens, start, exec: the program logs nothing
     std::uint64_t n = p.workload.messages;
     if (p.role == Role::kConsumer || p.role == Role::kRelay)
         for (const auto& q : plan.processes)
@@ -90,6 +92,7 @@ Record perturbations_note() {
     r.extra = static_cast<std::uint32_t>(std::min<std::uint64_t>(st.sleeps, 0xffffffffu));
     return r;
 }
+
 
 int run_started(const Plan& plan, const PlannedProcess& self, EventLogWriter& log, Endpoint* in,
                 Endpoint* out, bool targeted) {
@@ -120,6 +123,7 @@ int worker_main(const WorkerArgs& a) {
         spdlog::set_pattern("[%H:%M:%S.%e] [%n] [pid %P] [" + self.name + "] %l: %v");
         EventLogWriter log(event_log_path(a.run_dir, a.process), a.process,
                            expected_records(plan, self));
+        if (self.role == Role::kExec) return exec_program(plan, self, log, a.ready_fd, a.go_fd);
         std::unique_ptr<Endpoint> in, out;
         if (self.in_channel != kNoChannel)
             in = open_endpoint(plan, self.index, self.in_channel, Direction::kRead,

@@ -274,6 +274,11 @@ void validate_threads_mode(const Scenario& s) {
                                 "processes, and its targets would be threads of one; run it "
                                 "without --as-threads");
     for (const ProcessSpec& p : s.processes)
+        if (p.role == Role::kExec)
+            throw ScenarioError(p.loc.file, p.loc.line, p.loc.column,
+                                "an exec process cannot run with --as-threads: its program is "
+                                "a process of its own; run it without --as-threads");
+    for (const ProcessSpec& p : s.processes)
         if (p.sigsafe)
             throw ScenarioError(p.loc.file, p.loc.line, p.loc.column,
                                 "'sigsafe: true' cannot run with --as-threads: the interposer "
