@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <new>
 
 namespace ipct {
@@ -66,6 +67,10 @@ ChannelControl::~ChannelControl() {
 
 ChannelControl::ChannelControl(ChannelControl&& o) noexcept : b_(o.b_) {
     o.b_ = nullptr;
+}
+
+std::size_t ChannelControl::open_count_offset() {
+    return offsetof(Block, open);
 }
 
 void ChannelControl::writer_gone(std::uint32_t rank) {

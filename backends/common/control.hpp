@@ -35,6 +35,11 @@ class ChannelControl {
     ChannelControl& operator=(ChannelControl&&) = delete;
     ChannelControl(const ChannelControl&) = delete;
 
+    // The byte offset of the count of writers still open (a 32-bit word,
+    // native byte order): what a program outside the harness reads to see
+    // the end of a channel (role: exec).
+    static std::size_t open_count_offset();
+
     // Marks writer `rank` (its index among the channel's writers) gone.
     void writer_gone(std::uint32_t rank);
     std::uint32_t writers_open() const;

@@ -69,6 +69,15 @@ class FifoBackend final : public Backend {
         return std::make_unique<FdStreamEndpoint>(fd, lock, s.packet && reader,
                                                   contract(ch.options).max_message);
     }
+    bool external() const override { return true; }
+    ExternalEndpoint external_endpoint(const ChannelSetup& ch, const nlohmann::json& st,
+                                       Direction d) override {
+        StreamOptions s = parse_stream_options(ch.options, true);
+        const std::string path = st.at("path").get<std::string>();
+        const bool reader = d == Direction::kRead;
+        return {reader ? open_reader(path, s.capacity) : open_writer(path, s.packet),
+                {{"PATH", path}}};
+    }
     void cleanup(const ChannelSetup& ch, const nlohmann::json&) override {
         ::unlink(fifo_path(ch).c_str());
         ::unlink(lock_path(ch, "read").c_str());

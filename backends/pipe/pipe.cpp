@@ -63,6 +63,13 @@ class PipeBackend final : public Backend {
         return std::make_unique<FdStreamEndpoint>(fd, lock, s.packet && d == Direction::kRead,
                                                   contract(ch.options).max_message);
     }
+    bool external() const override { return true; }
+    ExternalEndpoint external_endpoint(const ChannelSetup&, const nlohmann::json& st,
+                                       Direction d) override {
+        const int fd = st.at(d == Direction::kRead ? "read_fd" : "write_fd").get<int>();
+        if (::fcntl(fd, F_GETFD) < 0) IPCT_FAIL_ERRNO("inherited pipe fd is not open");
+        return {fd, {}};
+    }
     void cleanup(const ChannelSetup& ch, const nlohmann::json&) override {
         ::unlink(lock_path(ch, "read").c_str());
         ::unlink(lock_path(ch, "write").c_str());

@@ -276,6 +276,20 @@ class PosixMqBackend final : public Backend {
     nlohmann::json create(const ChannelSetup& ch) override;
     std::unique_ptr<Endpoint> open(const ChannelSetup& ch, const nlohmann::json& st,
                                    Direction d) override;
+    // The program opens the queue by name; the input ends once the control
+    // file's count of open writers reads 0 and the queue is then empty.
+    bool external() const override { return true; }
+    ExternalEndpoint external_endpoint(const ChannelSetup& ch, const nlohmann::json& st,
+                                       Direction) override {
+        const MqOptions m = parse_options(ch.options, live_limits());
+        const std::string name =
+            st.is_object() && st.contains("name") ? st["name"].get<std::string>() : queue_name(ch);
+        return {-1,
+                {{"NAME", name},
+                 {"MSGSIZE", std::to_string(m.msgsize)},
+                 {"END_FILE", control_path(ch)},
+                 {"END_OFFSET", std::to_string(ChannelControl::open_count_offset())}}};
+    }
     void cleanup(const ChannelSetup& ch, const nlohmann::json&) override {
         // By the derived name: the state may be null (a harness killed
         // before it recorded it).  ENOENT: already gone.

@@ -88,6 +88,37 @@ std::string relay_chain(const std::string& output = "b", const std::string& b = 
     });
 }
 
+// a -> exec (a program, judged as a black box) -> b; line N replaced as in
+// base(), line 0 appended.  Line 12 is the program, its value at column 14.
+std::string exec_chain(const std::map<int, std::string>& edits = {}) {
+    std::vector<std::string> lines = {
+        "name: ex",                      // 1
+        "channels:",                     // 2
+        "  a: {backend: pipe}",          // 3
+        "  b: {backend: pipe}",          // 4
+        "processes:",                    // 5
+        "  - role: producer",            // 6
+        "    channel: a",                // 7
+        "    workload: {messages: 10}",  // 8
+        "  - role: exec",                // 9
+        "    input: a",                  // 10
+        "    output: b",                 // 11
+        "    program: cat",              // 12
+        "  - role: consumer",            // 13
+        "    channel: b",                // 14
+    };
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+        auto it = edits.find(static_cast<int>(i) + 1);
+        if (it == edits.end())
+            out.push_back(lines[i]);
+        else if (!it->second.empty())
+            out.push_back(it->second);
+    }
+    if (auto it = edits.find(0); it != edits.end()) out.push_back(it->second);
+    return join(out);
+}
+
 // Three channels a -> b -> c; the third relay (line 16) goes c -> <target>.
 std::string relay_cycle(const std::string& third_in, const std::string& third_out) {
     return join({
@@ -188,14 +219,29 @@ const std::vector<Case> kCases = {
     {"UnknownChannelRef", base({{9, "    channel: dta"}}), 9, 14,
      "unknown channel 'dta'; expected one of: data", base()},
     {"UnknownRole", base({{8, "  - role: sink"}}), 8, 11,
-     "expected one of: producer, consumer, relay, signaler for 'role', got 'sink'", base()},
+     "expected one of: producer, consumer, relay, signaler, exec for 'role', got 'sink'", base()},
     {"RelayInputIsOutput", relay_chain("a"), 12, 13,
      "a relay's output must differ from its input 'a'", relay_chain("b")},
     {"RelayWithChannel", base({{0, "  - role: relay\n    channel: data"}}), 11, 5,
-     "'channel' is not for a relay; a relay has 'input' and 'output'", base()},
+     "'channel' is not for a relay; it has 'input' and 'output'", base()},
     {"ProducerWithInput", base({{6, "    input: data"}}), 6, 5,
-     "'input' is only for relays; a producer has 'channel'", base()},
+     "'input' is only for relays and exec; a producer has 'channel'", base()},
     {"RelayCycle", relay_cycle("c", "b"), 16, 5, "relay cycle: b -> c -> b", relay_cycle("a", "c")},
+    // exec processes
+    {"ExecProgramNotFound", exec_chain({{12, "    program: no-such-program-ipct --flag"}}), 12, 14,
+     "program 'no-such-program-ipct' not found in the scenario's directory", exec_chain()},
+    {"ExecWithoutProgram", exec_chain({{12, ""}}), 9, 5, "missing key 'program' in process",
+     exec_chain({{12, "    program: [cat, -u]"}})},
+    {"ExecWithWorkload", exec_chain({{12, "    program: cat\n    workload: {rate: 5}"}}), 13, 5,
+     "'workload' is not for an exec process", exec_chain()},
+    {"ExecOnABackendNoProgramCanUse", exec_chain({{4, "  b: {backend: sysv_msg}"}}), 12, 14,
+     "channel 'b' uses backend sysv_msg, which an exec program cannot use",
+     exec_chain({{4, "  b: {backend: fifo}"}})},
+    {"ConsumerOnAnExecInput", exec_chain({{0, "  - {role: consumer, channel: a}"}}), 15, 5,
+     "which is the input of an exec process",
+     exec_chain({{0, "  - {role: consumer, channel: b}"}})},
+    {"ProgramOnAConsumer", exec_chain({{14, "    channel: b\n    program: cat"}}), 15, 5,
+     "'program' is only for an exec process", exec_chain()},
     {"ReadNotWritten", base({{3, kSpare}, {0, kSpareConsumer}}), 4, 3,
      "channel 'spare' is read but nothing writes it",
      base({{3, kSpare}, {0, kSpareConsumer + "\n" + kSpareProducer}})},

@@ -16,6 +16,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "ipctorture/errors.hpp"
@@ -96,6 +97,16 @@ class Endpoint {
     virtual void close() = 0;
 };
 
+// How a program outside the harness (role: exec) reaches one side of a
+// channel.  A byte stream hands over an open descriptor, which becomes the
+// program's stdin (read side) or stdout (write side); any backend may add
+// variables, each exported as IPCTORTURE_INPUT_<NAME> or
+// IPCTORTURE_OUTPUT_<NAME> (README: "Black-box programs").
+struct ExternalEndpoint {
+    int fd = -1;  // owned by the caller; -1 = none
+    std::vector<std::pair<std::string, std::string>> vars;
+};
+
 class Backend {
   public:
     virtual ~Backend() = default;
@@ -168,6 +179,16 @@ class Backend {
     virtual std::unique_ptr<Endpoint> open(const ChannelSetup& ch, const nlohmann::json& state,
                                            Direction d) = 0;
     virtual void cleanup(const ChannelSetup& ch, const nlohmann::json& state) = 0;
+    // Whether a program outside the harness can use this backend (role:
+    // exec), and, in the worker that starts it, what it gets for side d.
+    // The program logs nothing; the orchestrator still calls process_gone()
+    // when it ends.  Default: not supported.
+    virtual bool external() const { return false; }
+    virtual ExternalEndpoint external_endpoint(const ChannelSetup& ch, const nlohmann::json& state,
+                                               Direction d) {
+        (void)ch, (void)state, (void)d;
+        return {};
+    }
     // Live kernel limits and facts, for `ipctorture explain`.
     virtual std::string explain() const = 0;
 };

@@ -46,6 +46,9 @@ enum class Note : std::uint32_t {
     // At the end of a worker whose perturbation was on: seq = perturbations
     // made, origin = yields, size = spins, extra = sleeps.
     kPerturbations = 4,
+    // An exec process (exec.hpp), just before execve: status ok.  If execve
+    // fails, a second one with status error and err = its errno.
+    kExec = 5,
 };
 
 enum class Status : std::uint8_t {

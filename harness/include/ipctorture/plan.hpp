@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ipctorture/scenario.hpp"
@@ -24,9 +25,9 @@ struct PlannedChannel {
     std::uint32_t max_message = 0;
     bool boundaries = false;  // the backend keeps message boundaries
     ChannelShape shape = ChannelShape::kMessages;
-    Bounds bounds;            // tolerated loss, duplication, reordering rates
-    std::string mutant;       // a planted bug (Backend::mutants()); empty = none
-    nlohmann::json state;     // what backend create() returned (paths, fds)
+    Bounds bounds;         // tolerated loss, duplication, reordering rates
+    std::string mutant;    // a planted bug (Backend::mutants()); empty = none
+    nlohmann::json state;  // what backend create() returned (paths, fds)
     bool operator==(const PlannedChannel&) const = default;
 };
 
@@ -47,6 +48,11 @@ struct PlannedProcess {
     std::vector<std::uint32_t> targets;
     int signal = 0;
     bool sigsafe = false;  // started under the signal-safety interposer
+    // Exec: the program's argv, the file it runs, variables added to its
+    // environment (exec.hpp).
+    std::vector<std::string> program;
+    std::string program_path;
+    std::vector<std::pair<std::string, std::string>> env;
     // Schedule perturbation (its stream: perturb_seed) and CPU placement:
     // the CPUs it is pinned to, ascending (empty: not pinned, kAny).
     PerturbConfig perturb;

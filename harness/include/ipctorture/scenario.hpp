@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "ipctorture/perturb.hpp"
@@ -58,8 +59,10 @@ struct Workload {
 };
 
 // A signaler uses no channel: it sends signals to other workers while they
-// run, so that every backend's blocking calls meet EINTR.
-enum class Role { kProducer, kConsumer, kRelay, kSignaler };
+// run, so that every backend's blocking calls meet EINTR.  An exec process
+// runs a user's program as a relay between its input and output channels
+// (exec.hpp); it logs nothing, so the checker judges it as a black box.
+enum class Role { kProducer, kConsumer, kRelay, kSignaler, kExec };
 const char* role_name(Role r);
 std::optional<Role> parse_role(const std::string& s);  // "producer" -> kProducer
 
@@ -151,8 +154,15 @@ struct ProcessSpec {
     std::string name;  // optional; default "<role><k>"
     int count = 1;
     std::string channel;  // producer / consumer
-    std::string input;    // relay
-    std::string output;   // relay
+    std::string input;    // relay, exec
+    std::string output;   // relay, exec
+    // Exec: the program's argv as written, the file its first word resolved
+    // to when the scenario was loaded (exec.hpp), and the variables added to
+    // its environment, in the order written.
+    std::vector<std::string> program;
+    std::string program_path;
+    SourceLoc program_loc;
+    std::vector<std::pair<std::string, std::string>> env;
     Workload workload;
     Options options;  // per-process backend options (sysv msgtyp, ...)
     // Signaler: the processes it signals, as written (process names, names

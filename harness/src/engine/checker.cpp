@@ -139,20 +139,25 @@ Checker::Checker(const HistoryView& h, const CheckOptions& opt) : h_(h), opt_(op
             if (i < chans_[c].checks.size()) chans_[c].checks[i] = true;
         }
     }
+    plan_black_boxes();
     for (std::size_t p = 0; p < planned; ++p) {
         const PlannedProcess& pp = plan->processes[p];
         ProcState& ps = procs_[p];
         ps.name = pp.name;
         ps.in_channel = pp.in_channel;
         ps.out_channel = pp.out_channel;
+        ps.exec = pp.role == Role::kExec;
         if (pp.role == Role::kRelay) {
             ps.relay = static_cast<std::uint32_t>(relays_.size());
             relays_.emplace_back(&tally_);
         }
-        if (pp.in_channel < nchannels_) {
-            chans_[pp.in_channel].consumers.push_back(static_cast<std::uint32_t>(p));
+        if (pp.in_channel < nchannels_ && !ps.exec) {
+            // A reader behind a black box reads the route's messages.
+            const bool routed = chans_[pp.in_channel].route != pp.in_channel;
+            ps.in_channel = chans_[pp.in_channel].route;
+            chans_[ps.in_channel].consumers.push_back(static_cast<std::uint32_t>(p));
             ps.request = pp.request;
-            if (pp.request.order != ReceiveRequest::Order::kNone) {
+            if (pp.request.order != ReceiveRequest::Order::kNone && !routed) {
                 ps.order = static_cast<std::uint32_t>(orders_.size());
                 orders_.emplace_back(pp.in_channel, static_cast<std::uint32_t>(p), pp.request,
                                      &tally_);
@@ -236,7 +241,11 @@ void Checker::read_orchestrator() {
 // finding.
 void Checker::on_worker_status(std::uint64_t, const Record& r) {
     const int status = static_cast<int>(r.aux);
-    if (r.seq < procs_.size()) procs_[r.seq].killed |= r.extra != 0 || WIFSIGNALED(status);
+    if (r.seq < procs_.size()) {
+        procs_[r.seq].killed |= r.extra != 0 || WIFSIGNALED(status);
+        procs_[r.seq].status_seen = true;
+        procs_[r.seq].status_zero = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    }
     if (r.seq < res_.processes.size()) {
         res_.processes[r.seq].status = status;
         res_.processes[r.seq].killed_by_harness = r.extra != 0;
@@ -247,8 +256,10 @@ void Checker::on_worker_status(std::uint64_t, const Record& r) {
         return;
     const std::string how = how_it_ended(status);
     if (how.empty() || !keep(FindingKind::kCrash)) return;
-    Finding& f =
-        add(FindingKind::kCrash, kNoChannel, 0, 0, "worker " + proc_name(r.seq) + " " + how);
+    const bool exec = r.seq < procs_.size() && procs_[r.seq].exec;
+    Finding& f = add(FindingKind::kCrash, kNoChannel, 0, 0,
+                     exec ? exec_end(static_cast<std::uint32_t>(r.seq), how)
+                          : "worker " + proc_name(r.seq) + " " + how);
     f.evidence.push_back(Evidence{kNoProc, r});
     evidence_last(f, r.seq);
 }
@@ -258,10 +269,14 @@ void Checker::on_hang(std::uint64_t, const Record& r) {
     if (r.seq < res_.processes.size()) res_.processes[r.seq].hung = true;
     if (!keep(FindingKind::kHang)) return;
     const bool has_log = r.seq < h_.logs.size() && !h_.logs[r.seq].empty();
-    const std::string last =
-        has_log ? "its last record: " + describe(h_.logs[r.seq].back()) : "it logged nothing";
-    Finding& f = add(FindingKind::kHang, kNoChannel, 0, 0,
-                     "worker " + proc_name(r.seq) + " hung (stopped by the watchdog); " + last);
+    const bool exec = r.seq < procs_.size() && procs_[r.seq].exec;
+    const std::string last = exec      ? "its program logs nothing"
+                             : has_log ? "its last record: " + describe(h_.logs[r.seq].back())
+                                       : "it logged nothing";
+    const std::string who = exec ? exec_end(static_cast<std::uint32_t>(r.seq), "hung")
+                                 : "worker " + proc_name(r.seq) + " hung";
+    Finding& f =
+        add(FindingKind::kHang, kNoChannel, 0, 0, who + " (stopped by the watchdog); " + last);
     f.evidence.push_back(Evidence{kNoProc, r});
     evidence_last(f, r.seq);
 }
@@ -278,9 +293,9 @@ bool Checker::loss_provable(std::size_t c) const {
             return procs_[p].drained && !procs_[p].recv_cut_short;
         });
     const ChannelStats& st = res_.channels[c];
-    const bool stream = h_.plan != nullptr && !h_.plan->channels[c].boundaries;
+    const bool stream = chans_[c].stream_on_route;
     const bool damaged = stream && (st.garbage_bytes > 0 || st.corrupted > 0);
-    return drained && !damaged;
+    return drained && !damaged && black_boxes_clean(static_cast<std::uint32_t>(c));
 }
 
 void Checker::judge_streams(std::vector<LostCandidate>& lost) {
@@ -362,8 +377,12 @@ void Checker::report_lost(std::vector<LostCandidate>& lost) {
         std::string summary =
             l.relay ? chan_name(l.channel) + ": relay " + proc_name(l.evidence.proc) +
                           " received " + id + " but never forwarded it, and exited cleanly"
-                    : chan_name(l.channel) + ": " + id +
-                          " sent ok, never received, though every consumer drained the channel";
+            : chans_[l.channel].black_boxes.empty()
+                ? chan_name(l.channel) + ": " + id +
+                      " sent ok, never received, though every consumer drained the channel"
+                : chan_name(l.channel) + ": " + id +
+                      " sent ok, never delivered through the exec program(s), though each "
+                      "exited 0 and every consumer at the end drained its channel";
         Finding& f = add(FindingKind::kLost, l.channel, l.origin, l.seq, std::move(summary));
         evidence(f, l.evidence);
     }
@@ -462,7 +481,7 @@ std::string Checker::proc_name(std::uint64_t p) const {
 
 std::string Checker::chan_name(std::uint32_t c) const {
     if (c < nchannels_ && !h_.plan->channels[c].name.empty()) {
-        return "channel " + h_.plan->channels[c].name;
+        return "channel " + h_.plan->channels[c].name + chans_[c].via;
     }
     return "channel " + std::to_string(c);
 }

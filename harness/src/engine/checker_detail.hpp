@@ -300,7 +300,12 @@ struct ProcState {
     bool exit_zero = false;
     bool killed = false;  // by the harness or by a signal
     bool hung = false;
-    bool sanitized = false;                   // a sanitizer report in its output
+    bool sanitized = false;  // a sanitizer report in its output
+    // An exec process (a user's program, logging nothing): how the
+    // orchestrator saw it end.
+    bool exec = false;
+    bool status_seen = false;
+    bool status_zero = false;                 // exited with status 0
     std::uint32_t fifo_channel = kNoChannel;  // cache of Checker::fifo_for
     std::uint32_t fifo_index = kNoProc;
     std::uint32_t order = kNoProc;  // OrderTracker of its input, if the rule applies
@@ -331,6 +336,15 @@ struct ChannelState {
     std::vector<std::uint32_t> consumers;  // processes whose in_channel is this one
     std::vector<std::uint32_t> fifos;      // FifoTracker indices
     std::vector<std::uint32_t> direct;     // origin -> stream index + 1, small origins
+    // Black boxes (checker_exec.cpp).  route: the channel whose messages
+    // this one carries (itself, or, for an exec process's output, the
+    // route of its input); receives are judged there.  On a route's first
+    // channel: the exec processes along it, how to name it, and whether a
+    // byte stream lies on it.
+    std::uint32_t route = 0;
+    std::vector<std::uint32_t> black_boxes;
+    std::string via;
+    bool stream_on_route = false;
 };
 
 // A provable loss, kept light until the cap picks which to describe.
@@ -375,6 +389,9 @@ class Checker {
     Stream& stream_for_send(std::uint32_t channel, std::uint32_t origin);
     std::uint32_t fifo_for(std::uint32_t p, std::uint32_t channel);
 
+    void plan_black_boxes();  // checker_exec.cpp
+    bool black_boxes_clean(std::uint32_t c) const;
+    std::string exec_end(std::uint32_t p, const std::string& how) const;
     void read_orchestrator();
     void time_span();
     void on_note(std::uint32_t p, const Record& r);

@@ -135,9 +135,15 @@ int kill_leftovers(const std::string& dir) {
     std::ifstream in(dir + "/workers");
     int pid = 0, killed = 0;
     while (in >> pid) {
-        std::ifstream cmd("/proc/" + std::to_string(pid) + "/cmdline");
-        std::string s((std::istreambuf_iterator<char>(cmd)), std::istreambuf_iterator<char>());
-        if (s.find(dir) == std::string::npos) continue;
+        // An exec process's program has its own command line; its
+        // environment names the run directory (exec.hpp).
+        bool ours = false;
+        for (const char* what : {"/cmdline", "/environ"}) {
+            std::ifstream f("/proc/" + std::to_string(pid) + what);
+            std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+            ours = ours || s.find(dir) != std::string::npos;
+        }
+        if (!ours) continue;
         if (::kill(pid, SIGKILL) == 0) ++killed;
     }
     return killed;

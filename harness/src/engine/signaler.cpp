@@ -47,9 +47,8 @@ std::vector<int> read_worker_pids(const std::string& run_dir) {
     return pids;
 }
 
-// Whether pid runs `ipctorture worker --run-dir <dir> --process <index>`.
-bool runs_worker(int pid, const std::string& run_dir, std::uint32_t index) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline");
+std::vector<std::string> proc_strings(int pid, const char* file) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/" + file);
     std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     std::vector<std::string> args;
     for (std::size_t at = 0; at < s.size();) {
@@ -57,6 +56,20 @@ bool runs_worker(int pid, const std::string& run_dir, std::uint32_t index) {
         args.push_back(s.substr(at, end - at));
         at = end + 1;
     }
+    return args;
+}
+
+// Whether pid runs `ipctorture worker --run-dir <dir> --process <index>`,
+// or, for an exec process, the program that worker became: its environment
+// names the run directory and the process (exec.hpp).
+bool runs_worker(int pid, const std::string& run_dir, std::uint32_t index) {
+    const std::vector<std::string> env = proc_strings(pid, "environ");
+    auto has = [&](const std::string& var) {
+        return std::find(env.begin(), env.end(), var) != env.end();
+    };
+    if (has("IPCTORTURE_RUN_DIR=" + run_dir) && has("IPCTORTURE_PROCESS=" + std::to_string(index)))
+        return true;
+    const std::vector<std::string> args = proc_strings(pid, "cmdline");
     auto value = [&](const char* flag) -> std::string {
         auto it = std::find(args.begin(), args.end(), flag);
         return it != args.end() && it + 1 != args.end() ? *(it + 1) : "";

@@ -1,0 +1,234 @@
+// The exec role end to end: a user's program run as a relay and judged as a
+// black box.  The programs are `cat` and exec_relay.c (ours, plain C, built
+// beside the tests), which plants losses, early exits, hangs and garbage on
+// request.  Every planted misbehaviour must give its finding; every run must
+// leave nothing behind.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "test_util.hpp"
+
+namespace ipct::test {
+namespace {
+
+bool contains(const std::string& s, const std::string& part) {
+    return s.find(part) != std::string::npos;
+}
+
+// pipe -> exec PROGRAM -> pipe, `producers` producers of `messages` each.
+std::string pipe_scenario(const std::string& program, int producers, int messages,
+                          const std::string& extra = "", const std::string& timeout = "60s") {
+    return "name: exec-pipe\ntimeout: " + timeout +
+           "\nchannels:\n  in: {backend: pipe}\n  out: {backend: pipe}\n"
+           "processes:\n"
+           "  - {role: producer, channel: in, count: " +
+           std::to_string(producers) + ", workload: {messages: " + std::to_string(messages) +
+           ", size: {min: 32, max: 600}}}\n"
+           "  - role: exec\n    name: box\n    input: in\n    output: out\n    program: " +
+           program + "\n" + extra + "  - {role: consumer, channel: out}\n";
+}
+
+std::string mq_scenario(const std::string& program) {
+    return "name: exec-mq\ntimeout: 60s\n"
+           "channels:\n  in: {backend: posix_mq}\n  out: {backend: posix_mq}\n"
+           "processes:\n"
+           "  - {role: producer, channel: in, count: 2, workload: {messages: 1000, size: {min: 32, "
+           "max: 2000}, priority: {min: 0, max: 3}}}\n"
+           "  - {role: exec, name: box, input: in, output: out, program: " +
+           program + "}\n  - {role: consumer, channel: out}\n";
+}
+
+struct Outcome {
+    CmdResult cmd;
+    nlohmann::json scenario;  // the JSON report's one scenario
+    std::uint64_t count(const char* kind) const {
+        return scenario["counts"][kind].get<std::uint64_t>();
+    }
+    std::vector<std::string> summaries(const char* kind) const {
+        std::vector<std::string> out;
+        for (const auto& f : scenario["findings"])
+            if (f["kind"] == kind) out.push_back(f["summary"].get<std::string>());
+        return out;
+    }
+};
+
+class Exec : public ::testing::Test {
+  protected:
+    TempDir root, scratch;
+
+    Outcome run(const std::string& text, std::vector<std::string> flags = {}) {
+        const std::string file = scratch.path + "/scenario.yaml";
+        std::ofstream(file) << text;
+        const std::string json = scratch.path + "/report.json";
+        std::vector<std::string> args{"run", file, "--json", json};
+        args.insert(args.end(), flags.begin(), flags.end());
+        Outcome r;
+        r.cmd = run_binary(args, root.path, scratch.path);
+        EXPECT_FALSE(r.cmd.timed_out);
+        const std::string report = slurp(json);
+        if (!report.empty()) r.scenario = nlohmann::json::parse(report)["scenarios"][0];
+        return r;
+    }
+    // Nothing left: no process of this test's runs (their environment
+    // names its run root), and once `clean` removed the failed runs' kept
+    // directories, nothing under the root.
+    void TearDown() override {
+        const std::string mark = "IPCTORTURE_RUN_ROOT=" + root.path;
+        for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+            const std::string env = slurp(e.path().string() + "/environ");
+            for (std::size_t at = 0; at < env.size(); at = env.find('\0', at) + 1) {
+                const std::string var = env.substr(at, env.find('\0', at) - at);
+                EXPECT_NE(var, mark) << "left running: " << e.path();
+                if (env.find('\0', at) == std::string::npos) break;
+            }
+        }
+        auto c = run_binary({"clean"}, root.path, scratch.path);
+        EXPECT_EQ(c.status, 0) << c.err;
+        EXPECT_TRUE(root.entries().empty());
+    }
+};
+
+std::string relay(const std::string& args = "") {
+    return std::string("[") + IPCT_EXEC_RELAY + (args.empty() ? "" : ", " + args) + "]";
+}
+
+TEST_F(Exec, CatRelaysAPipeToAPipe) {
+    Outcome r = run(pipe_scenario("cat", 3, 2000));
+    ASSERT_EQ(r.cmd.status, 0) << r.cmd.out << r.cmd.err;
+    EXPECT_EQ(r.scenario["channels"][0]["sent"], 6000);
+    EXPECT_EQ(r.scenario["channels"][0]["received"], 6000);
+    EXPECT_EQ(r.count("indeterminate"), 0u);
+}
+
+TEST_F(Exec, ARelayThatDropsOneInAThousandIsCaught) {
+    Outcome r = run(pipe_scenario(relay("--drop-every, 1000"), 3, 2000));
+    EXPECT_EQ(r.cmd.status, 1) << r.cmd.out << r.cmd.err;
+    EXPECT_EQ(r.count("lost"), 6u) << r.scenario.dump(2);
+    for (const char* k : {"duplicated", "corrupted", "unexpected", "fifo", "crash", "hang"})
+        EXPECT_EQ(r.count(k), 0u) << k;
+    for (const std::string& s : r.summaries("lost")) {
+        EXPECT_TRUE(contains(s, "channel in -> exec box -> channel out")) << s;
+        EXPECT_TRUE(contains(s, "exited 0")) << s;
+    }
+}
+
+TEST_F(Exec, ACloseTwinThatForwardsEverythingPasses) {
+    Outcome r = run(pipe_scenario(relay(), 3, 2000));
+    EXPECT_EQ(r.cmd.status, 0) << r.cmd.out << r.cmd.err;
+}
+
+// Exit 3 before the end of input: a crash; what it held is indeterminate.
+TEST_F(Exec, ANonZeroEarlyExitIsACrashNotALoss) {
+    Outcome r = run(pipe_scenario(relay("--exit-after, 100, --status, 3"), 2, 2000));
+    EXPECT_EQ(r.cmd.status, 1) << r.cmd.out << r.cmd.err;
+    EXPECT_EQ(r.count("crash"), 1u);
+    EXPECT_EQ(r.count("lost"), 0u);
+    EXPECT_GE(r.count("indeterminate"), 1u);
+    ASSERT_EQ(r.summaries("crash").size(), 1u);
+    EXPECT_TRUE(contains(r.summaries("crash")[0], "exited with status 3")) << r.scenario.dump(2);
+    EXPECT_TRUE(contains(r.summaries("crash")[0], "exec box: program '")) << r.scenario.dump(2);
+}
+
+// Exit 0 with input left in its channel: the program claimed it was done,
+// so what it left there is lost (it waits until more input is there).
+TEST_F(Exec, AZeroEarlyExitLosesWhatItLeft) {
+    Outcome r = run(pipe_scenario(relay("--exit-after, 100"), 2, 2000));
+    EXPECT_EQ(r.cmd.status, 1) << r.cmd.out << r.cmd.err;
+    EXPECT_GE(r.count("lost"), 1u) << r.scenario.dump(2);
+    for (const char* k : {"duplicated", "corrupted", "unexpected", "fifo", "crash", "hang"})
+        EXPECT_EQ(r.count(k), 0u) << k;
+}
+
+TEST_F(Exec, AHangIsAHangFinding) {
+    Outcome r = run(pipe_scenario(relay("--hang-after, 100"), 2, 2000, "", "3s"));
+    EXPECT_EQ(r.cmd.status, 1) << r.cmd.out << r.cmd.err;
+    EXPECT_GE(r.count("hang"), 1u);
+    EXPECT_EQ(r.count("lost"), 0u);
+    bool relay_hung = false;
+    for (const std::string& s : r.summaries("hang")) relay_hung |= contains(s, "exec box");
+    EXPECT_TRUE(relay_hung) << r.scenario.dump(2);
+}
+
+TEST_F(Exec, GarbageIsUnexpected) {
+    Outcome r = run(pipe_scenario(relay("--garbage-after, 100"), 2, 2000));
+    EXPECT_EQ(r.cmd.status, 1) << r.cmd.out << r.cmd.err;
+    EXPECT_GE(r.count("unexpected"), 1u) << r.scenario.dump(2);
+    for (const char* k : {"lost", "duplicated", "fifo", "crash", "hang"})
+        EXPECT_EQ(r.count(k), 0u) << k;
+}
+
+TEST_F(Exec, ARelayOnPosixQueuesThroughItsEnvironmentPasses) {
+    Outcome r = run(mq_scenario(relay()));
+    ASSERT_EQ(r.cmd.status, 0) << r.cmd.out << r.cmd.err << slurp(scratch.path + "/stderr");
+    EXPECT_EQ(r.scenario["channels"][0]["sent"], 2000);
+    EXPECT_EQ(r.scenario["channels"][0]["received"], 2000);
+}
+
+TEST_F(Exec, APlantedLossOnPosixQueuesIsCaught) {
+    Outcome r = run(mq_scenario(relay("--drop-every, 100")));
+    EXPECT_EQ(r.cmd.status, 1) << r.cmd.out << r.cmd.err;
+    EXPECT_EQ(r.count("lost"), 20u) << r.scenario.dump(2);
+    for (const char* k : {"duplicated", "corrupted", "unexpected", "crash", "hang"})
+        EXPECT_EQ(r.count(k), 0u) << k;
+}
+
+TEST_F(Exec, AProgramThatIsNotThereIsAScenarioError) {
+    Outcome r = run(pipe_scenario("no-such-program-ipct", 1, 10));
+    EXPECT_EQ(r.cmd.status, 2) << r.cmd.out << r.cmd.err;
+    // program: is on line 12 of the scenario, its value at column 14.
+    EXPECT_TRUE(contains(r.cmd.err, "scenario.yaml:12:14")) << r.cmd.err;
+    EXPECT_TRUE(contains(r.cmd.err, "program 'no-such-program-ipct' not found")) << r.cmd.err;
+}
+
+// Executable at load time, refused by execve at run time (no #! and not a
+// binary): a crash finding that names the error.
+TEST_F(Exec, AProgramTheKernelCannotRunIsACrashNamingTheError) {
+    const std::string prog = scratch.path + "/not-a-program";
+    std::ofstream(prog) << "this is text\n";
+    std::filesystem::permissions(prog, std::filesystem::perms::owner_all);
+    Outcome r = run(pipe_scenario(prog, 1, 100));
+    EXPECT_EQ(r.cmd.status, 1) << r.cmd.out << r.cmd.err;
+    ASSERT_EQ(r.summaries("crash").size(), 1u) << r.scenario.dump(2);
+    EXPECT_TRUE(contains(r.summaries("crash")[0], "could not be executed (ENOEXEC)"))
+        << r.summaries("crash")[0];
+    EXPECT_EQ(r.count("lost"), 0u);
+}
+
+// A signaler may target an exec process: a program without a handler
+// ignores the storm (it was ignored when the program started); one whose
+// handler is unsafe is caught by the interposer (sigsafe: true): that
+// program relays only once its handler has run.
+TEST_F(Exec, SignalersAndTheInterposerReachTheProgram) {
+    const std::string storm =
+        "  - {role: signaler, targets: box, signal: SIGUSR2, workload: {rate: 2000}}\n";
+    // Paced, so that the storm meets the program (the pass does not need it).
+    std::string paced = pipe_scenario(relay(), 2, 3000, storm);
+    paced.replace(paced.find("messages: 3000"), 14, "messages: 3000, rate: 20000");
+    Outcome plain = run(paced);
+    EXPECT_EQ(plain.cmd.status, 0) << plain.cmd.out << plain.cmd.err;
+    Outcome unsafe =
+        run(pipe_scenario(relay("--unsafe-handler"), 2, 3000, "    sigsafe: true\n" + storm));
+    EXPECT_EQ(unsafe.cmd.status, 1) << unsafe.cmd.out << unsafe.cmd.err;
+    EXPECT_GE(unsafe.count("signal_safety"), 1u) << unsafe.scenario.dump(2);
+    for (const char* k : {"lost", "duplicated", "corrupted", "crash"})
+        EXPECT_EQ(unsafe.count(k), 0u) << k;
+}
+
+TEST_F(Exec, OnlyExecProcessesMayShareABlackBoxsChannels) {
+    std::string text = pipe_scenario("cat", 1, 10) + "  - {role: consumer, channel: in}\n";
+    Outcome r = run(text);
+    EXPECT_EQ(r.cmd.status, 2) << r.cmd.out << r.cmd.err;
+    EXPECT_TRUE(contains(r.cmd.err, "input of an exec process")) << r.cmd.err;
+}
+
+TEST_F(Exec, ABackendNoProgramCanUseIsRefused) {
+    std::string text = pipe_scenario("cat", 1, 10);
+    text.replace(text.find("in: {backend: pipe}"), 19, "in: {backend: sysv_msg}");
+    Outcome r = run(text);
+    EXPECT_EQ(r.cmd.status, 2) << r.cmd.out << r.cmd.err;
+    EXPECT_TRUE(contains(r.cmd.err, "which an exec program cannot use")) << r.cmd.err;
+}
+
+}  // namespace
+}  // namespace ipct::test
