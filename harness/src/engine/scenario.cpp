@@ -31,6 +31,7 @@
 #include "ipctorture/errors.hpp"
 #include "ipctorture/exec.hpp"
 #include "ipctorture/message.hpp"
+#include "ipctorture/plugin_loader.hpp"
 #include "scenario_schedule.hpp"
 
 namespace ipct {
@@ -107,6 +108,7 @@ const std::vector<ScenarioKeys> kKnownKeys = {
     {"distribution", {"min", "max", "choices", "weights"}},
     {"matrix", {"backend", "size", "messages", "rate"}},
     {"matrix_backend", {"backend", "options"}},
+    {"plugin_backend", {"plugin", "options"}},
     {"perturb", {"probability", "max_sleep", "max_spin", "kinds", "sites"}},
 };
 
@@ -332,6 +334,28 @@ std::vector<Scenario> Loader::cells(const Node& root) const {
 // value's label.
 std::string Loader::apply(Node& cell, const std::string& dim, const Node& v) const {
     const SourceLoc loc = to_loc(file_, v.Mark());
+    if (dim == "backend" && v.IsMap() && v["plugin"]) {
+        // A plugin, {plugin: LIBRARY, options: {...}}: goes in place whole,
+        // and channel() reads it there.
+        Node channels = cell["channels"];
+        if (channels.IsMap())
+            for (auto it = channels.begin(); it != channels.end(); ++it)
+                if (it->second.IsMap()) {
+                    it->second["backend"] = v;
+                    it->second.remove("options");
+                }
+        std::string label = v["plugin"].IsScalar() ? v["plugin"].Scalar() : describe(v["plugin"]);
+        const Node options = v["options"];
+        if (options.IsMap()) {
+            std::string opts;
+            for (auto it = options.begin(); it != options.end(); ++it)
+                if (it->first.IsScalar() && it->second.IsScalar())
+                    opts +=
+                        (opts.empty() ? "" : ";") + it->first.Scalar() + "=" + it->second.Scalar();
+            label += "{" + opts + "}";
+        }
+        return label;
+    }
     if (dim == "backend") {
         Node name = v, options;
         bool has_options = false;
@@ -402,13 +426,45 @@ ChannelSpec Loader::channel(const Item& it) const {
     ch.name = it.name;
     ch.loc = it.key_loc;
     const Item& b = m.need("backend");
-    ch.backend = scalar(b, "a backend name");
-    Backend* backend = find_backend(ch.backend);
-    if (!backend)
-        fail_at(b.loc,
-                "unknown backend '" + ch.backend + "'; expected one of: " + join(backend_names()));
-    if (const Item* o = m.find("options")) ch.options = options(*o);
-    backend->validate(ch.options);
+    Backend* backend = nullptr;
+    SourceLoc plugin_loc;
+    if (b.node.IsMap()) {
+        // {plugin: PATH-OR-NAME, options: {...}}: the library's own options
+        // may stand here or in the channel's `options:`, not in both.
+        Map pm(file_, b.node, "the backend of channel '" + it.name + "'",
+               scenario_keys("plugin_backend"));
+        const Item& p = pm.need("plugin");
+        plugin_loc = p.loc;
+        const std::string spec = scalar(p, "a plugin library path or name");
+        try {
+            const std::string path =
+                resolve_plugin(spec, std::filesystem::path(file_).parent_path().string());
+            backend = load_plugin(path);
+            ch.backend = plugin_backend_name(path);
+        } catch (const PluginError& e) {
+            fail_at(p.loc, e.what());
+        }
+        if (const Item* o = pm.find("options")) ch.options = options(*o);
+    } else {
+        ch.backend = scalar(b, "a backend name or {plugin: LIBRARY, options: {...}}");
+        if (is_plugin_backend(ch.backend))
+            fail_at(b.loc, "expected a backend name; a plugin is given as {plugin: LIBRARY}");
+        backend = find_backend(ch.backend);
+        if (!backend)
+            fail_at(b.loc, "unknown backend '" + ch.backend + "'; expected one of: " +
+                               join(backend_names()) + ", or {plugin: LIBRARY}");
+    }
+    if (const Item* o = m.find("options")) {
+        for (auto& [k, v] : options(*o))
+            if (!ch.options.emplace(k, v).second)
+                fail_at(v.loc, "option '" + k +
+                                   "' is also given in the backend's options; expected it once");
+    }
+    try {
+        backend->validate(ch.options);
+    } catch (const PluginError& e) {
+        fail_at(plugin_loc, e.what());
+    }
     if (const Item* b = m.find("bounds")) ch.bounds = bounds(*b);
     if (const Item* mu = m.find("mutant")) {
         ch.mutant = scalar(*mu, "a mutant name");
@@ -475,7 +531,7 @@ ProcessSpec Loader::process(const Node& n, const std::vector<ChannelSpec>& ch) c
     if (!r)
         fail_at(role.loc,
                 "expected one of: producer, consumer, relay, signaler, exec for 'role', got '" +
-                    role.node.Scalar() + "'");
+                              role.node.Scalar() + "'");
     p.role = *r;
     if (const Item* f = m.find("name")) {
         p.name = scalar(*f, "a process name");
