@@ -38,6 +38,7 @@
 // processes); memory bounded by the messages in flight plus the findings.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cstdint>
@@ -95,9 +96,10 @@ struct Finding {
 // fixed logarithmic buckets: values below 8 ns have a bucket each; above,
 // every power of two is cut into 8 equal buckets, so a bucket spans at most
 // 1/8 of its lower bound (12.5 % resolution) up to 2^64 ns.  Constant memory
-// per channel (at most kBuckets counters, allocated up to the largest used),
-// so a run of any length costs the same.  count, min and max are exact;
-// percentiles are bucket-resolution values (see percentile()).
+// per channel (kBuckets counters, 4 KiB), so a run of any length costs the
+// same, and adding costs a few instructions, with no branch on the size.
+// count, min and max are exact; percentiles are bucket-resolution values
+// (see percentile()).
 class LatencyHistogram {
   public:
     static constexpr int kSubBits = 3;
@@ -105,17 +107,16 @@ class LatencyHistogram {
     static constexpr int kBuckets = (64 - kSubBits + 1) * kSub;  // 496
 
     void add(std::uint64_t ns) {
-        const auto i = static_cast<std::size_t>(bucket_of(ns));
-        if (i >= counts_.size()) counts_.resize(i + 1, 0);
-        ++counts_[i];
-        if (count_++ == 0 || ns < min_) min_ = ns;
-        if (ns > max_) max_ = ns;
+        ++counts_[static_cast<std::size_t>(bucket_of(ns))];
+        ++count_;
+        min_ = std::min(min_, ns);
+        max_ = std::max(max_, ns);
     }
     std::uint64_t count() const { return count_; }
-    std::uint64_t min() const { return min_; }  // 0 when empty
+    std::uint64_t min() const { return count_ != 0 ? min_ : 0; }  // 0 when empty
     std::uint64_t max() const { return max_; }
-    // Counts by bucket index; trailing empty buckets are not stored.
-    const std::vector<std::uint64_t>& counts() const { return counts_; }
+    // Counts by bucket index.
+    const std::array<std::uint64_t, kBuckets>& counts() const { return counts_; }
     // The q-quantile (0 < q <= 1) at bucket resolution: the upper end of the
     // bucket holding the ceil(q * count)-th smallest latency, clamped to the
     // exact [min, max].  The true value lies in that bucket, so it is at most
@@ -127,17 +128,19 @@ class LatencyHistogram {
     static std::uint64_t bucket_high(int i);  // largest value of bucket i
 
   private:
-    std::vector<std::uint64_t> counts_;
+    std::array<std::uint64_t, kBuckets> counts_{};
     std::uint64_t count_ = 0;
-    std::uint64_t min_ = 0;
+    std::uint64_t min_ = ~std::uint64_t{0};
     std::uint64_t max_ = 0;
 };
 
+// Below 2 * kSub the value is its own bucket; above, the value shifted right
+// until it lies in [kSub, 2 * kSub) picks one of the kSub buckets of its
+// power of two, the shift counting the powers below it.  No branch.
 inline int LatencyHistogram::bucket_of(std::uint64_t ns) {
-    if (ns < kSub) return static_cast<int>(ns);
-    const int width = std::bit_width(ns);  // >= kSubBits + 1
-    const int shift = width - kSubBits - 1;
-    return ((shift + 1) << kSubBits) + static_cast<int>((ns >> shift) & (kSub - 1));
+    const int shift =
+        std::max(static_cast<int>(std::bit_width(ns | 1)), kSubBits + 1) - (kSubBits + 1);
+    return (shift << kSubBits) + static_cast<int>(ns >> shift);
 }
 
 // Messages received per time bucket over the run: kBuckets buckets of a

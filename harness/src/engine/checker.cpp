@@ -85,7 +85,7 @@ std::uint64_t LatencyHistogram::percentile(double q) const {
     std::uint64_t seen = 0;
     for (std::size_t i = 0; i < counts_.size(); ++i) {
         seen += counts_[i];
-        if (seen >= rank) return std::clamp(bucket_high(static_cast<int>(i)), min_, max_);
+        if (seen >= rank) return std::clamp(bucket_high(static_cast<int>(i)), min(), max_);
     }
     return max_;
 }

@@ -210,8 +210,11 @@ void Checker::on_intact(std::uint32_t p, std::uint64_t i, const Record& r, std::
     }
     if (slot.intact == 1) {
         ++st.received;
-        if (const Record* send = record(RecRef{slot.send_proc, slot.send_rec}))
-            st.latency.add(r.t_end > send->t_start ? r.t_end - send->t_start : 0);
+        // The representative send is a record of the log it was read from.
+        if (slot.send_proc < h_.logs.size()) {
+            const std::uint64_t sent = h_.logs[slot.send_proc][slot.send_rec].t_start;
+            st.latency.add(r.t_end > sent ? r.t_end - sent : 0);
+        }
         st.throughput.add(r.t_end);
     }
     if (slot.intact > slot.sends()) {
