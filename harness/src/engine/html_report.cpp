@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "ipctorture/errors.hpp"
+#include "ipctorture/plugin_loader.hpp"
 #include "ipctorture/svg.hpp"
 
 namespace ipct {
@@ -189,7 +190,7 @@ std::string latency_chart(const ChannelStats& st, const std::string& id) {
                 "no message received", "middle", "empty");
         return c.str();
     }
-    const std::vector<std::uint64_t>& counts = h.counts();
+    const auto& counts = h.counts();
     int first = -1, last = -1;
     std::uint64_t peak = 0;
     for (std::size_t i = 0; i < counts.size(); ++i) {
@@ -252,9 +253,11 @@ std::string throughput_chart(const ChannelStats& st, const RunOutcome& o, const 
 
 std::string channel_section(const RunOutcome& o, std::size_t k, std::size_t ci) {
     const PlannedChannel& ch = o.plan.channels[ci];
-    const ChannelStats st = ci < o.result.channels.size() ? o.result.channels[ci] : ChannelStats{};
+    static const ChannelStats kNone;
+    const ChannelStats& st = ci < o.result.channels.size() ? o.result.channels[ci] : kNone;
     std::string s = "<h3>channel " + escape(ch.name) + " <span class=\"note\">(" +
-                    escape(ch.backend) + ", " + escape(shape_name(ch.shape)) + ")</span></h3>";
+                    escape(backend_label(ch.backend)) + ", " + escape(shape_name(ch.shape)) +
+                    ")</span></h3>";
     s += "<p class=\"note\">sent " + u64(st.sent) + ", received " + u64(st.received) + ", lost " +
          u64(st.lost) + ", duplicated " + u64(st.duplicated) + ", corrupted " + u64(st.corrupted) +
          ", unexpected " + u64(st.unexpected) + ", out of order " +
