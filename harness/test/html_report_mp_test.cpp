@@ -1,4 +1,5 @@
-// The HTML report end to end: a failing zoo scenario run with --html, the
+// The HTML report end to end: a failing zoo scenario run with --html (and
+// --junit, validated against harness/test/data/junit.xsd by xmllint), the
 // page loaded in headless Chromium (no console message, the charts and the
 // finding's evidence in the rendered DOM, a screenshot kept under the build
 // directory's test-artifacts/), and `check RUNDIR --html` on the kept run.
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -166,11 +168,20 @@ TEST(HtmlReportBrowser, FailingZooRunRendersOffline) {
     ASSERT_EQ(::access(kChromium, X_OK), 0) << kChromium << " is missing: run ci/setup";
     TempDir root, scratch;
     const std::string name = "pipe-fan-in-interleave";
-    const std::string page = scratch.path + "/report.html", json = scratch.path + "/report.json";
-    auto run = run_binary(
-        {"run", source("scenarios/zoo/" + name + ".yaml"), "--html", page, "--json", json},
-        root.path, scratch.path);
+    const std::string page = scratch.path + "/report.html", json = scratch.path + "/report.json",
+                      junit = scratch.path + "/junit.xml";
+    auto run = run_binary({"run", source("scenarios/zoo/" + name + ".yaml"), "--html", page,
+                           "--json", json, "--junit", junit},
+                          root.path, scratch.path);
     ASSERT_EQ(run.status, 1) << run.err;
+    // The same run's JUnit report is a valid document of its dialect.
+    const std::string lint = scratch.path + "/xmllint.out";
+    const int valid =
+        std::system(("xmllint --noout --schema '" + source("harness/test/data/junit.xsd") + "' '" +
+                     junit + "' >'" + lint + "' 2>&1")
+                        .c_str());
+    EXPECT_EQ(valid, 0) << slurp(lint);
+    EXPECT_NE(slurp(junit).find("<failure"), std::string::npos);
     const nlohmann::json rep = nlohmann::json::parse(slurp(json))["scenarios"][0];
     ASSERT_FALSE(rep["findings"].empty());
     const nlohmann::json& finding = rep["findings"][0];
