@@ -101,6 +101,14 @@ TEST_F(Exec, CatRelaysAPipeToAPipe) {
     EXPECT_EQ(r.count("indeterminate"), 0u);
 }
 
+// The bundled black-box scenarios (ci/demo runs them) pass.
+TEST_F(Exec, TheBundledScenariosPass) {
+    auto r = run_binary({"run", source("scenarios/exec")}, root.path, scratch.path);
+    EXPECT_FALSE(r.timed_out);
+    EXPECT_EQ(r.status, 0) << r.out << r.err;
+    EXPECT_TRUE(contains(r.out, "exec-cat-relay")) << r.out;
+}
+
 TEST_F(Exec, ARelayThatDropsOneInAThousandIsCaught) {
     Outcome r = run(pipe_scenario(relay("--drop-every, 1000"), 3, 2000));
     EXPECT_EQ(r.cmd.status, 1) << r.cmd.out << r.cmd.err;
