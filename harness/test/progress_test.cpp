@@ -88,6 +88,25 @@ TEST(ProgressPrinter, TerminalFormRewritesOneLine) {
               "\r\033[K[1/1] a: PASS 2.00s\n");
 }
 
+// detect's form: runs counted without a line each, the live line cleared
+// before the series' summary, the counts started again per series.
+TEST(ProgressPrinter, RunsCountedWithoutLinesAndCountsReset) {
+    std::ostringstream os;
+    ProgressPrinter p(os, true, false);
+    p.start("z (perturbed) run 1 of 2", "");
+    p.count_run(5, true);
+    p.start("z (perturbed) run 2 of 2", "");
+    p.count_run(0, false);
+    p.clear();
+    p.reset_counts();
+    p.start("z (off) run 1 of 1", "");
+    EXPECT_EQ(os.str(),
+              "\rz (perturbed) run 1 of 2  starting 0.0s  sent 0\033[K"
+              "\rz (perturbed) run 2 of 2  starting 0.0s  sent 0  findings so far 5 in 1 run\033[K"
+              "\r\033[K"
+              "\rz (off) run 1 of 1  starting 0.0s  sent 0\033[K");
+}
+
 TEST(ProgressPrinter, QuietPrintsNothing) {
     std::ostringstream os;
     ProgressPrinter p(os, true, true);

@@ -90,12 +90,16 @@ class ProgressPrinter {
     void update(const RunProgress& p);
     // The run has ended: its line, and what it adds to "so far".
     void end(const std::string& end_line, std::uint64_t findings, bool failed);
+    // The run has ended; no line of its own (the live line stays until the
+    // next start() or clear()).
+    void count_run(std::uint64_t findings, bool failed);
+    void reset_counts();  // "so far" starts again from nothing
+    void clear();         // removes the live line, if one is on screen
     bool active() const { return !quiet_; }
     // How often the orchestrator should call update().
     double interval_s() const { return terminal_ ? 0.25 : 1.0; }
 
   private:
-    void clear_live();
     std::ostream& os_;
     bool terminal_, quiet_;
     double plain_interval_s_;

@@ -10,6 +10,7 @@
 #include <iostream>
 
 #include "ipctorture/errors.hpp"
+#include "ipctorture/progress.hpp"
 #include "ipctorture/repeat.hpp"
 #include "ipctorture/report.hpp"
 #include "ipctorture/schedule.hpp"
@@ -296,16 +297,29 @@ Run judge(const ScenarioReport& rep, const std::vector<std::string>& expect) {
 }
 
 // n runs of one entry (stopping at the first failing one with `until`).
-Series run_series(const Entry& e, const std::string& setting, const RunSettings& rs,
-                  std::uint32_t n, bool until, const DetectArgs& a) {
+// On a terminal, `progress` shows the live run and the findings of the
+// series' runs so far; the series' summary line is what stays.
+Series run_series(const Entry& e, const std::string& setting, RunSettings rs, std::uint32_t n,
+                  bool until, const DetectArgs& a, ProgressPrinter& progress) {
     Series s{setting, {}};
     const std::uint64_t base = a.seed.value_or(e.scenario.seed);
+    progress.reset_counts();
+    if (progress.active()) {
+        rs.on_progress = [&progress](const RunProgress& p) { progress.update(p); };
+        rs.progress_interval_s = progress.interval_s();
+    }
     for (std::uint32_t i = 0; i < n; ++i) {
+        progress.start(e.scenario.name + " (" + setting + ") run " + std::to_string(i + 1) +
+                           " of " + (until ? "at most " : "") + std::to_string(n),
+                       "");
         const ScenarioReport rep = run_report(e.scenario, repetition_seed(base, i), rs);
         s.runs.push_back(judge(rep, e.expect));
         const ScenarioVerdict v = s.runs.back().verdict;
+        progress.count_run(rep.ran ? rep.outcome.result.total_findings() : 0,
+                           v != ScenarioVerdict::kPass);
         if (v == ScenarioVerdict::kInterrupted || (until && v != ScenarioVerdict::kPass)) break;
     }
+    progress.clear();
     if (!a.quiet) {
         std::cerr << e.scenario.name << " (" << setting << "): " << s.runs.size() << " runs, "
                   << s.detected() << " detected, " << s.failing() << " failing";
@@ -492,22 +506,25 @@ int detect_main(const DetectArgs& a, const std::string& command) {
     twin.keep_failed = true;  // a false positive is: its directory stays for `check`
     const std::uint32_t off_runs = a.until_found ? 0 : a.off_runs.value_or(a.runs);
 
+    // Live progress on a terminal only: a CI log gets the summary line of
+    // each entry and setting, not a line per run.
+    ProgressPrinter progress(std::cerr, true, a.quiet || !ProgressPrinter::stderr_is_terminal());
     bool stop = false;
     std::vector<Result> zres, tres;
     for (std::size_t i = 0; i < zoo.size() && !stop; ++i) {
         Result r{&zoo[i], {}};
         r.series.push_back(run_series(zoo[i], "perturbed", perturbed,
-                                      a.until_found ? a.max : a.runs, a.until_found, a));
+                                      a.until_found ? a.max : a.runs, a.until_found, a, progress));
         stop = r.series.back().interrupted();
         if (!stop && off_runs > 0) {
-            r.series.push_back(run_series(zoo[i], "off", off, off_runs, false, a));
+            r.series.push_back(run_series(zoo[i], "off", off, off_runs, false, a, progress));
             stop = r.series.back().interrupted();
         }
         zres.push_back(std::move(r));
     }
     for (std::size_t i = 0; i < twins.size() && !stop && a.twin_runs > 0; ++i) {
-        tres.push_back(
-            Result{&twins[i], {run_series(twins[i], "twin", twin, a.twin_runs, false, a)}});
+        tres.push_back(Result{
+            &twins[i], {run_series(twins[i], "twin", twin, a.twin_runs, false, a, progress)}});
         stop = tres.back().series.back().interrupted();
     }
     const std::string setting =

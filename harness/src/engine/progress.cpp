@@ -112,7 +112,7 @@ bool ProgressPrinter::stderr_is_terminal() {
     return ::isatty(2) == 1 && !(term && std::strcmp(term, "dumb") == 0);
 }
 
-void ProgressPrinter::clear_live() {
+void ProgressPrinter::clear() {
     if (!live_) return;
     os_ << "\r\033[K";
     live_ = false;
@@ -148,11 +148,20 @@ void ProgressPrinter::update(const RunProgress& p) {
 }
 
 void ProgressPrinter::end(const std::string& end_line, std::uint64_t findings, bool failed) {
+    count_run(findings, failed);
+    if (quiet_) return;
+    clear();
+    os_ << end_line << "\n" << std::flush;
+}
+
+void ProgressPrinter::count_run(std::uint64_t findings, bool failed) {
     line_.findings_so_far += findings;
     line_.failed_so_far += failed ? 1 : 0;
-    if (quiet_) return;
-    clear_live();
-    os_ << end_line << "\n" << std::flush;
+}
+
+void ProgressPrinter::reset_counts() {
+    line_.findings_so_far = 0;
+    line_.failed_so_far = 0;
 }
 
 }  // namespace ipct
