@@ -40,6 +40,7 @@ KIND_POINTERS = {
     "distribution": "/definitions/distribution_map",
     "matrix": "/definitions/matrix",
     "matrix_backend": "/definitions/matrix_backend",
+    "plugin_backend": "/definitions/plugin_backend",
     "perturb": "/definitions/perturb_map",
 }
 
@@ -226,6 +227,8 @@ NEGATIVE = [
     ("consumer with an input", ["processes", 1, "input"], "r"),
     ("priority and type both", ["processes", 0, "workload", "priority"], 1),
     ("checks empty", ["checks"], []),
+    ("plugin backend without a library", ["channels", "q", "backend"], {"options": {}}),
+    ("program on a consumer", ["processes", 1, "program"], "/bin/cat"),
 ]
 
 
