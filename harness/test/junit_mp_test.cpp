@@ -2,12 +2,17 @@
 // against harness/test/data/junit.xsd with xmllint.  Every wait is bounded;
 // none is a pass condition.
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <regex>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "ipctorture/event_log.hpp"
 #include "test_util.hpp"
 
 using namespace ipct::test;
@@ -96,6 +101,90 @@ TEST(Junit, MatrixWithRepeatIsOneTestcasePerCellAndRepetition) {
     EXPECT_EQ(count(doc, "<testsuite "), 1u) << doc;
     EXPECT_EQ(count(doc, "[backend=tcp] (repetition 2)\""), 1u) << doc;
     EXPECT_EQ(count(doc, " (repetition 1)\""), n) << doc;
+}
+
+const char* kLong = R"(name: long-fifo
+seed: 9
+timeout: 120s
+channels:
+  data: {backend: fifo}
+processes:
+  - role: producer
+    channel: data
+    workload: {duration: 60s, rate: 2000, size: 256}
+  - role: consumer
+    channel: data
+)";
+
+// Starts `run FILE SCENARIO --junit X` in the background and waits (bounded)
+// until the consumer of the first scenario has received something.
+pid_t start_long_run(const TempDir& root, const TempDir& scratch, const std::string& junit,
+                     const std::vector<std::string>& more = {}) {
+    const std::string f = scratch.path + "/long.yaml";
+    std::ofstream(f) << kLong;
+    std::vector<std::string> args{"run", f};
+    args.insert(args.end(), more.begin(), more.end());
+    args.insert(args.end(), {"--junit", junit});
+    const pid_t pid =
+        spawn_binary(args, root.path, scratch.path + "/stdout", scratch.path + "/stderr");
+    for (int i = 0; i < 3000; ++i) {
+        for (auto& e : std::filesystem::directory_iterator(root.path)) {
+            try {
+                if (ipct::EventLogReader((e.path() / "events.1.log").string()).size() > 8)
+                    return pid;
+            } catch (const std::exception&) {
+            }
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return pid;
+}
+
+// SIGINT: the live run is an <error type="interrupted">, the scenario after
+// it <skipped>, and the report is valid.
+TEST(Junit, InterruptedRunIsAnErrorAndTheRestSkipped) {
+    TempDir root, scratch;
+    const std::string x = scratch.path + "/r.xml";
+    const pid_t pid =
+        start_long_run(root, scratch, x, {source("scenarios/smoke/pipe-one-to-one.yaml")});
+    ::kill(pid, SIGINT);
+    bool timed_out = false;
+    const int st = wait_bounded(pid, std::chrono::seconds(120), &timed_out);
+    ASSERT_FALSE(timed_out);
+    EXPECT_EQ(st, 130) << slurp(scratch.path + "/stderr");
+    std::string why;
+    EXPECT_EQ(validate(x, scratch, &why), 0) << why;
+    const std::string doc = slurp(x);
+    EXPECT_NE(doc.find("<error message=\"interrupted by SIGINT: results cover what ran so far\" "
+                       "type=\"interrupted\">"),
+              std::string::npos)
+        << doc;
+    EXPECT_NE(doc.find("name=\"pipe-one-to-one\" time=\"0.000\""), std::string::npos) << doc;
+    EXPECT_NE(doc.find("<skipped message=\"not run: an earlier run was interrupted\"/>"),
+              std::string::npos)
+        << doc;
+    run_binary({"clean"}, root.path, scratch.path);
+}
+
+// SIGKILL mid-run: the report from before is still whole, and no temporary
+// file is left beside it (the report is only ever written at the end, by
+// rename).
+TEST(Junit, AKilledRunLeavesTheOldReportWhole) {
+    TempDir root, scratch;
+    const std::string x = scratch.path + "/reports/r.xml";
+    std::filesystem::create_directory(scratch.path + "/reports");
+    std::ofstream(x) << "an older report";
+    const pid_t pid = start_long_run(root, scratch, x);
+    ::kill(pid, SIGKILL);
+    wait_bounded(pid, std::chrono::seconds(30));
+    EXPECT_EQ(slurp(x), "an older report");
+    std::size_t files = 0;
+    for (auto& e : std::filesystem::directory_iterator(scratch.path + "/reports")) {
+        (void)e;
+        ++files;
+    }
+    EXPECT_EQ(files, 1u);
+    run_binary({"clean"}, root.path, scratch.path);
 }
 
 TEST(Junit, UnwritablePathIsAnEnvironmentErrorBeforeAnythingRuns) {
