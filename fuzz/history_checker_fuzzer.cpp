@@ -98,7 +98,9 @@ History garbage_history(FuzzedDataProvider& in) {
         ipct::PlannedProcess p;
         p.index = static_cast<std::uint32_t>(i);
         p.name = "p" + std::to_string(i);
-        p.role = static_cast<ipct::Role>(in.ConsumeIntegralInRange(0, 2));
+        static constexpr ipct::Role kRoles[] = {ipct::Role::kProducer, ipct::Role::kConsumer,
+                                                ipct::Role::kRelay, ipct::Role::kExec};
+        p.role = kRoles[in.ConsumeIntegralInRange(0, 3)];
         if (p.role != ipct::Role::kProducer) p.in_channel = any_channel(in, nch);
         if (p.role != ipct::Role::kConsumer) p.out_channel = any_channel(in, nch);
         if (p.role == ipct::Role::kProducer) p.origin = origin++;

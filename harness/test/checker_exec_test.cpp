@@ -207,6 +207,23 @@ TEST(CheckerExec, ARouteThroughTwoProgramsIsJudgedEndToEnd) {
     }
 }
 
+// Validation refuses a cycle of programs; a damaged plan with one (check
+// of a tampered run directory, the fuzzer) must still be judged, not loop.
+TEST(CheckerExec, ACycleOfProgramsInADamagedPlanEnds) {
+    Hist h;
+    const std::uint32_t a = h.channel("a"), b = h.channel("b"), c = h.channel("c");
+    const std::uint32_t prod = h.producer("producer0", a, 3);
+    h.process("x", Role::kExec, a, b);
+    h.process("y", Role::kExec, b, c);
+    h.process("z", Role::kExec, c, a);
+    const std::uint32_t cons = h.consumer("consumer0", b);
+    h.send(prod, 10, 20, 0);
+    h.recv(cons, 30, 40, 3, 0);
+    h.drained(cons, 50);
+    CheckResult r = h.check();
+    EXPECT_EQ(r.records, 3u);  // judged to the end
+}
+
 TEST(CheckerExec, AnExecErrorIsNamedInTheCrash) {
     BlackBox t(5, {}, 127 << 8);
     Record note{};

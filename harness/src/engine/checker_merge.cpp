@@ -98,7 +98,9 @@ void Checker::dispatch(std::uint32_t p, std::uint64_t i, const Record& r, std::u
     if (reads && r.channel < nchannels_ && chans_[r.channel].route != r.channel) {
         Record routed = r;
         routed.channel = static_cast<std::uint16_t>(chans_[r.channel].route);
-        dispatch(p, i, routed, key);
+        // A route always ends where it starts over; only a damaged plan (a
+        // cycle of programs) gets here without, and its record is dropped.
+        if (chans_[routed.channel].route == routed.channel) dispatch(p, i, routed, key);
         return;
     }
     ProcState& ps = procs_[p];
