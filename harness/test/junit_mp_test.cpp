@@ -187,6 +187,38 @@ TEST(Junit, AKilledRunLeavesTheOldReportWhole) {
     run_binary({"clean"}, root.path, scratch.path);
 }
 
+// detect --junit: a testcase per zoo entry and per twin.  A planted bug
+// given as its own twin is caught, and as a twin that is a failure.
+TEST(Junit, DetectWritesATestcasePerEntryAndTwin) {
+    TempDir root, scratch;
+    namespace fs = std::filesystem;
+    const std::string zoo = scratch.path + "/zoo";
+    fs::create_directories(zoo + "/twins");
+    const std::string f = source("scenarios/zoo/pipe-fan-in-interleave.yaml");
+    fs::copy_file(f, zoo + "/pipe-fan-in-interleave.yaml");
+    fs::copy_file(f, zoo + "/twins/pipe-fan-in-interleave.yaml");
+    const std::string x = scratch.path + "/d.xml";
+    auto r = run_binary(
+        {"detect", zoo, "--until-found", "--max", "20", "--twin-runs", "1", "--junit", x},
+        root.path, scratch.path);
+    ASSERT_FALSE(r.timed_out);
+    EXPECT_EQ(r.status, 1) << r.err;
+    std::string why;
+    EXPECT_EQ(validate(x, scratch, &why), 0) << why;
+    const std::string doc = slurp(x);
+    EXPECT_NE(doc.find("<testsuite name=\"zoo\" tests=\"1\" failures=\"0\" errors=\"0\">"),
+              std::string::npos)
+        << doc;
+    EXPECT_NE(doc.find("<testsuite name=\"twins\" tests=\"1\" failures=\"1\" errors=\"0\">"),
+              std::string::npos)
+        << doc;
+    EXPECT_TRUE(std::regex_search(
+        doc, std::regex("<failure message=\"1 of 1 runs detected, 1 failing, 0 errors\" "
+                        "type=\"false positive\">FAIL: ipctorture run \\S+ --seed [0-9]+\n")))
+        << doc;
+    run_binary({"clean"}, root.path, scratch.path);
+}
+
 TEST(Junit, UnwritablePathIsAnEnvironmentErrorBeforeAnythingRuns) {
     TempDir root, scratch;
     auto r = run_binary({"run", source("scenarios/smoke/pipe-one-to-one.yaml"), "--junit",

@@ -52,6 +52,7 @@ struct DetectArgs {
     std::optional<double> timeout;
     std::size_t max_findings = 100;
     std::string json;
+    std::string junit;  // --junit: a testcase per zoo entry and per twin
     std::string shard;  // --shard I/N over zoo entries and twins together
     bool quiet = false;
 };

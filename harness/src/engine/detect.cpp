@@ -10,6 +10,7 @@
 #include <iostream>
 
 #include "ipctorture/errors.hpp"
+#include "ipctorture/junit.hpp"
 #include "ipctorture/progress.hpp"
 #include "ipctorture/repeat.hpp"
 #include "ipctorture/report.hpp"
@@ -62,6 +63,9 @@ void add_detect_options(CLI::App& cmd, DetectArgs& a) {
     cmd.add_option("--max-findings", a.max_findings, "findings listed per kind and run")
         ->check(CLI::PositiveNumber);
     cmd.add_option("--json", a.json, "write the results here");
+    cmd.add_option("--junit", a.junit,
+                   "write a JUnit XML report here: a testcase per zoo entry (a failure when it "
+                   "was not detected as required) and per twin (a failure when a run failed)");
     cmd.add_flag("--quiet", a.quiet, "print nothing; use the exit status or --json");
     add_shard_option(cmd, a.shard);
 }
@@ -460,6 +464,55 @@ int status_of(const DetectArgs& a, const std::vector<Result>& zoo,
     return status;
 }
 
+// One <testcase> for a zoo entry's perturbed series or a twin's series.
+// Counts it in *failures or *errors when it is one.
+std::string junit_case(const DetectArgs& a, const Result& r, bool zoo, std::size_t* failures,
+                       std::size_t* errors) {
+    const Series& s = r.series[0];
+    double t = 0;
+    for (const Series& x : r.series)
+        for (const Run& run : x.runs) t += run.wall_s;
+    char b[160];
+    std::snprintf(b, sizeof b, "%.3f", t);
+    const Scenario& sc = r.entry->scenario;
+    std::string x = "    <testcase classname=\"" + xml_attribute(junit_classname(sc.file)) +
+                    "\" name=\"" + xml_attribute(sc.name) + "\" time=\"" + b + "\" file=\"" +
+                    xml_attribute(sc.file) + "\">\n";
+    std::snprintf(b, sizeof b, "%u of %zu runs detected, %u failing, %u errors", s.detected(),
+                  s.runs.size(), s.failing(), s.errors());
+    const bool ok =
+        zoo ? (a.until_found ? s.detected() > 0 : s.rate() >= a.min_rate) : s.failing() == 0;
+    std::string runs;  // the runs that matter: misses of an entry, failures of a twin
+    for (const Run& run : s.runs)
+        if (zoo ? !run.detected : run.verdict != ScenarioVerdict::kPass)
+            runs += verdict_label(run.verdict) + std::string(": ") + run.reproduce + "\n";
+    const char* what = s.errors() ? "error" : !ok ? "failure" : nullptr;
+    if (what) ++*(s.errors() ? errors : failures);
+    if (what)
+        x += std::string("      <") + what + " message=\"" + xml_attribute(b) + "\" type=\"" +
+             (zoo ? "missed" : "false positive") + "\">" + xml_text(runs) + "</" + what + ">\n";
+    x += "      <system-out>" + xml_text(std::string(b) + "\n" + runs) + "</system-out>\n";
+    return x + "    </testcase>\n";
+}
+
+// Two suites: the zoo entries (perturbed series) and the twins.
+void write_junit(const DetectArgs& a, const std::string& command, const std::vector<Result>& zoo,
+                 const std::vector<Result>& twins) {
+    std::string x =
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"ipctorture detect\">\n";
+    for (const auto& [name, rs] : {std::pair{"zoo", &zoo}, std::pair{"twins", &twins}}) {
+        std::size_t failures = 0, errors = 0;
+        std::string cases;
+        for (const Result& r : *rs) cases += junit_case(a, r, rs == &zoo, &failures, &errors);
+        x += std::string("  <testsuite name=\"") + name + "\" tests=\"" +
+             std::to_string(rs->size()) + "\" failures=\"" + std::to_string(failures) +
+             "\" errors=\"" + std::to_string(errors) +
+             "\">\n    <properties>\n      <property name=\"command\" value=\"" +
+             xml_attribute(command) + "\"/>\n    </properties>\n" + cases + "  </testsuite>\n";
+    }
+    write_file_atomically(a.junit, x + "</testsuites>\n");
+}
+
 void report(const DetectArgs& a, const std::string& command, const std::string& setting,
             const std::vector<Result>& zoo, const std::vector<Result>& twins, int status) {
     if (!a.quiet) {
@@ -470,6 +523,7 @@ void report(const DetectArgs& a, const std::string& command, const std::string& 
         if (!zoo.empty() && !twins.empty()) std::cout << "\n";
         if (!twins.empty()) print_twins(std::cout, twins);
     }
+    if (!a.junit.empty()) write_junit(a, command, zoo, twins);
     if (a.json.empty()) return;
     json j{{"ipctorture_detect", 1},       {"command", command},     {"perturbed", setting},
            {"until_found", a.until_found}, {"min_rate", a.min_rate}, {"exit_status", status},
@@ -493,6 +547,7 @@ int detect_main(const DetectArgs& a, const std::string& command) {
         return kExitUsage;
     }
     if (!a.shard.empty()) shard_entries(a, zoo, twins);
+    if (!a.junit.empty()) check_writable(a.junit);
     if (zoo.empty() && twins.empty() && !a.quiet)  // passes, with an empty report
         std::cerr << "shard " << a.shard << " has nothing to run\n";
     RunSettings perturbed;
