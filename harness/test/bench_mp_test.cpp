@@ -140,3 +140,42 @@ TEST(Bench, RejectsUnknownMechanismsAndEmptyWork) {
     EXPECT_EQ(r.status, 2) << r.out << r.err;
     EXPECT_TRUE(root.entries().empty());
 }
+
+// A planted bug under the bench: the harness-on runs' checker finds it and
+// the bench fails (exit 1, verdict fail, the findings named), instead of
+// reporting a rate.  The mutant sends a standard signal, which coalesces
+// while one is pending: thousands of back-to-back sends lose some (the zoo's
+// signal-standard-signal); three repetitions give it three chances.
+TEST(Bench, APlantedBugFailsTheBench) {
+    TempDir root, scratch;
+    const std::string out = scratch.path + "/bench.json";
+    auto r = run_binary({"bench", "--backends", "signal", "--mutant", "standard-signal",
+                         "--messages", "3000", "--pings", "10", "--repeat", "3", "--json", out},
+                        root.path, scratch.path, std::chrono::seconds(200));
+    ASSERT_FALSE(r.timed_out);
+    EXPECT_EQ(r.status, 1) << r.out << r.err;
+    EXPECT_NE(r.err.find("lost:"), std::string::npos) << r.err;
+    const json j = json::parse(slurp(out));
+    EXPECT_EQ(j.at("verdict"), "fail");
+    EXPECT_EQ(j.at("mutant"), "standard-signal");
+    ASSERT_FALSE(j.at("failures").empty());
+    for (const json& f : j.at("failures")) {
+        EXPECT_GT(f.at("total").get<std::uint64_t>(), 0u);
+        EXPECT_EQ(f.at("findings").at(0).get<std::string>().rfind("lost:", 0), 0u) << f;
+    }
+    // The failing runs' directories are kept for `check`, as a failing run's
+    // are; `clean` removes them.
+    EXPECT_FALSE(root.entries().empty());
+    auto c = run_binary({"clean"}, root.path, scratch.path);
+    EXPECT_EQ(c.status, 0) << c.err;
+    EXPECT_TRUE(root.entries().empty());
+}
+
+TEST(Bench, AMutantNoCellCanRunIsAUsageError) {
+    TempDir root, scratch;
+    auto r = run_binary({"bench", "--backends", "pipe", "--mutant", "no-such-bug", "--repeat", "1"},
+                        root.path, scratch.path);
+    EXPECT_EQ(r.status, 2) << r.out << r.err;
+    EXPECT_NE(r.err.find("no cell can be measured"), std::string::npos) << r.err;
+    EXPECT_TRUE(root.entries().empty());
+}

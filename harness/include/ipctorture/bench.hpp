@@ -37,6 +37,9 @@ struct BenchArgs {
     bool throughput = true;
     bool latency = true;
     bool short_form = false;
+    // A planted bug (a backend's mutant) on the measured channels, harness
+    // on and off; its findings fail the bench.  Empty = the correct code.
+    std::string mutant;
     std::string json;
 };
 

@@ -196,9 +196,9 @@ Scenario base_scenario(const std::string& name, const std::string& placement) {
 }
 
 Scenario stream_scenario(const Mechanism& m, std::uint32_t size, std::uint64_t n,
-                         const std::string& placement) {
+                         const std::string& placement, const std::string& mutant) {
     Scenario s = base_scenario("bench-" + m.name + "-" + std::to_string(size), placement);
-    s.channels.push_back(ChannelSpec{"data", m.backend, make_options(m, size), {}});
+    s.channels.push_back(ChannelSpec{"data", m.backend, make_options(m, size), {}, mutant});
     ProcessSpec prod;
     prod.role = Role::kProducer;
     prod.name = "producer";
@@ -214,10 +214,10 @@ Scenario stream_scenario(const Mechanism& m, std::uint32_t size, std::uint64_t n
 
 // A pinger (a producer that reads replies) and an echo relay.
 Scenario pingpong_scenario(const Mechanism& m, std::uint32_t size, std::uint64_t n,
-                           const std::string& placement) {
+                           const std::string& placement, const std::string& mutant) {
     Scenario s = base_scenario("bench-pingpong-" + m.name + "-" + std::to_string(size), placement);
-    s.channels.push_back(ChannelSpec{"ping", m.backend, make_options(m, size), {}});
-    s.channels.push_back(ChannelSpec{"pong", m.backend, make_options(m, size), {}});
+    s.channels.push_back(ChannelSpec{"ping", m.backend, make_options(m, size), {}, mutant});
+    s.channels.push_back(ChannelSpec{"pong", m.backend, make_options(m, size), {}, mutant});
     ProcessSpec pinger;
     pinger.role = Role::kProducer;
     pinger.name = "pinger";
@@ -336,7 +336,8 @@ struct Interrupted {
 struct Failure {
     std::string cell;
     std::string run_dir;
-    std::vector<std::string> findings;
+    std::vector<std::string> findings;  // as listed by the checker (capped per kind)
+    std::uint64_t total = 0;
 };
 
 RunOutcome run_checked(const Scenario& s, bool off, bool keep, std::vector<Failure>& failures,
@@ -347,7 +348,8 @@ RunOutcome run_checked(const Scenario& s, bool off, bool keep, std::vector<Failu
     RunOutcome out = run_scenario(s, o);
     if (out.interrupted) throw Interrupted{out.interrupt_signal};
     if (!out.result.pass()) {
-        Failure f{cell + (off ? " (harness off)" : ""), out.run_dir, {}};
+        Failure f{
+            cell + (off ? " (harness off)" : ""), out.run_dir, {}, out.result.total_findings()};
         for (const auto& x : out.result.findings)
             f.findings.push_back(std::string(finding_kind_name(x.kind)) + ": " + x.summary);
         if (f.findings.empty()) f.findings.push_back("a worker failed");
@@ -356,10 +358,9 @@ RunOutcome run_checked(const Scenario& s, bool off, bool keep, std::vector<Failu
     return out;
 }
 
-Run harness_stream(const Mechanism& m, std::uint32_t size, std::uint64_t n,
-                   const std::string& placement, bool off, std::vector<Failure>& failures,
-                   const std::string& cell) {
-    const Scenario s = stream_scenario(m, size, n, placement);
+Run harness_stream(const Mechanism& m, std::uint32_t size, std::uint64_t n, const BenchArgs& a,
+                   bool off, std::vector<Failure>& failures, const std::string& cell) {
+    const Scenario s = stream_scenario(m, size, n, a.placement, a.mutant);
     Run r;
     r.load = load_average();
     RunOutcome o = run_checked(s, off, off, failures, cell);
@@ -413,10 +414,9 @@ std::vector<std::uint64_t> rtts_from_log(const std::string& run_dir, std::uint64
     return rtt;
 }
 
-Run harness_pingpong(const Mechanism& m, std::uint32_t size, std::uint64_t n,
-                     const std::string& placement, bool off, std::vector<Failure>& failures,
-                     const std::string& cell) {
-    const Scenario s = pingpong_scenario(m, size, n, placement);
+Run harness_pingpong(const Mechanism& m, std::uint32_t size, std::uint64_t n, const BenchArgs& a,
+                     bool off, std::vector<Failure>& failures, const std::string& cell) {
+    const Scenario s = pingpong_scenario(m, size, n, a.placement, a.mutant);
     Run r;
     r.load = load_average();
     RunOutcome o = run_checked(s, off, true, failures, cell + " ping-pong");
@@ -460,15 +460,23 @@ struct Cell {
 
 const char* const kModes[] = {"raw", "off", "on"};
 
-std::string why_absent(const Mechanism& m, std::uint32_t size, const std::string& placement) {
+std::string why_absent(const Mechanism& m, std::uint32_t size, const BenchArgs& a) {
     if (m.header_only && size != kHeaderSize)
         return "a real-time signal carries one sigval: every message is the " +
                std::to_string(kHeaderSize) + "-byte header (measured at " +
                std::to_string(kHeaderSize) + " B)";
+    if (!a.mutant.empty()) {
+        bool known = false;
+        for (const MutantInfo& mi : find_backend(m.backend)->mutants())
+            known |= mi.name == a.mutant;
+        if (!known)
+            return "backend " + m.backend + " has no mutant '" + a.mutant +
+                   "' (ipctorture explain " + m.backend + " lists its mutants)";
+    }
     if (size < kHeaderSize)
         return "below the " + std::to_string(kHeaderSize) + "-byte message header";
     try {
-        validate_scenario(stream_scenario(m, size, 1, placement));
+        validate_scenario(stream_scenario(m, size, 1, a.placement, a.mutant));
     } catch (const ScenarioError& e) {
         // The bench's own scenario has no file: keep the message only.
         std::string w = e.what();
@@ -510,8 +518,7 @@ void measure(Cell& c, const BenchArgs& a, std::pair<int, int> cpus, int rep,
                 r = from_raw(bench::raw_stream(m.raw, c.size, c.messages, cpus.first, cpus.second));
                 r.load = load;
             } else {
-                r = harness_stream(m, c.size, c.messages, a.placement, mode == "off", failures,
-                                   c.label());
+                r = harness_stream(m, c.size, c.messages, a, mode == "off", failures, c.label());
             }
             c.tput[mode].push_back(std::move(r));
         }
@@ -522,8 +529,7 @@ void measure(Cell& c, const BenchArgs& a, std::pair<int, int> cpus, int rep,
                 r = from_raw(bench::raw_pingpong(m.raw, c.size, c.pings, cpus.first, cpus.second));
                 r.load = load;
             } else {
-                r = harness_pingpong(m, c.size, c.pings, a.placement, mode == "off", failures,
-                                     c.label());
+                r = harness_pingpong(m, c.size, c.pings, a, mode == "off", failures, c.label());
             }
             c.lat[mode].push_back(std::move(r));
         }
@@ -780,6 +786,9 @@ void add_bench_options(CLI::App& cmd, BenchArgs& a) {
     cmd.add_flag("!--no-throughput", a.throughput, "skip the streaming measurements");
     cmd.add_flag("!--no-latency", a.latency, "skip the ping-pong measurements");
     cmd.add_flag("--short", a.short_form, "one line per cell");
+    cmd.add_option("--mutant", a.mutant,
+                   "run a backend's planted bug (ipctorture explain BACKEND) on the measured "
+                   "channels; the checker's findings fail the bench");
     cmd.add_option("--json", a.json, "write every figure here");
 }
 
@@ -809,15 +818,22 @@ int bench_main(const BenchArgs& a) {
             Cell c;
             c.mech = m;
             c.size = size;
-            c.absent = why_absent(*m, size, a.placement);
+            c.absent = why_absent(*m, size, a);
             cells.push_back(std::move(c));
         }
         if (m->header_only && !std::count(sizes.begin(), sizes.end(), kHeaderSize)) {
             Cell c;
             c.mech = m;
             c.size = static_cast<std::uint32_t>(kHeaderSize);
+            c.absent = why_absent(*m, c.size, a);
             cells.push_back(std::move(c));
         }
+    }
+    if (std::none_of(cells.begin(), cells.end(), [](const Cell& c) { return c.absent.empty(); })) {
+        std::fprintf(stderr, "bench: no cell can be measured:\n");
+        for (const Cell& c : cells)
+            std::fprintf(stderr, "  %s: %s\n", c.label().c_str(), c.absent.c_str());
+        return 2;
     }
     std::vector<Failure> failures;
     const std::vector<double> load0 = load_average();
@@ -843,19 +859,27 @@ int bench_main(const BenchArgs& a) {
     print_tables(cells, a);
     for (const Failure& f : failures) {
         std::fprintf(stderr,
-                     "\nbench: %s: the checker found %zu problem(s) with the harness on; "
-                     "run directory kept: %s\n",
-                     f.cell.c_str(), f.findings.size(), f.run_dir.c_str());
-        for (const std::string& s : f.findings) std::fprintf(stderr, "  %s\n", s.c_str());
+                     "\nbench: %s: the checker found %llu problem(s) with the harness on; run "
+                     "directory kept: %s\n",
+                     f.cell.c_str(), static_cast<unsigned long long>(f.total), f.run_dir.c_str());
+        for (std::size_t k = 0; k < std::min<std::size_t>(f.findings.size(), 5); ++k)
+            std::fprintf(stderr, "  %s\n", f.findings[k].c_str());
+        if (f.total > 5)
+            std::fprintf(stderr, "  ... and %llu more (ipctorture check %s)\n",
+                         static_cast<unsigned long long>(f.total - 5), f.run_dir.c_str());
     }
     if (!a.json.empty()) {
         json cj = json::array();
         for (const Cell& c : cells) cj.push_back(cell_json(c, a));
         json fj = json::array();
         for (const Failure& f : failures)
-            fj.push_back({{"cell", f.cell}, {"run_dir", f.run_dir}, {"findings", f.findings}});
+            fj.push_back({{"cell", f.cell},
+                          {"run_dir", f.run_dir},
+                          {"total", f.total},
+                          {"findings", f.findings}});
         json j{{"machine", machine_json()},
                {"placement", a.placement},
+               {"mutant", a.mutant},
                {"repeat", a.repeat},
                {"duration_s", a.duration_s},
                {"load_at_end", load_average()},
