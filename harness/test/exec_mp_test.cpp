@@ -223,6 +223,38 @@ TEST_F(Exec, SignalersAndTheInterposerReachTheProgram) {
         EXPECT_EQ(unsafe.count(k), 0u) << k;
 }
 
+// The harness killed outright while the program runs: the program dies
+// with it (PR_SET_PDEATHSIG survives execve), and `clean` removes the rest
+// (TearDown checks that nothing of the run is left).
+TEST_F(Exec, AKilledHarnessTakesTheProgramWithIt) {
+    const std::string file = scratch.path + "/scenario.yaml";
+    std::ofstream(file) << pipe_scenario(relay("--hang-after, 10"), 1, 1000);
+    const pid_t harness =
+        spawn_binary({"run", file}, root.path, scratch.path + "/out", scratch.path + "/err");
+    // Wait (bounded) until the program is running in place of its worker.
+    auto program_pid = [&]() -> int {
+        for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+            std::error_code ec;
+            const auto exe = std::filesystem::read_symlink(e.path() / "exe", ec);
+            if (ec || exe.filename() != "exec_relay") continue;
+            if (contains(slurp(e.path().string() + "/environ"), "IPCTORTURE_RUN_ROOT=" + root.path))
+                return std::stoi(e.path().filename().string());
+        }
+        return 0;
+    };
+    int pid = 0;
+    for (int i = 0; i < 3000 && pid == 0; ++i) {
+        pid = program_pid();
+        if (pid == 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_NE(pid, 0) << "the program never started";
+    ::kill(harness, SIGKILL);
+    ::waitpid(harness, nullptr, 0);
+    for (int i = 0; i < 3000 && process_alive(pid); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_FALSE(process_alive(pid)) << "the program outlived the harness";
+}
+
 TEST_F(Exec, OnlyExecProcessesMayShareABlackBoxsChannels) {
     std::string text = pipe_scenario("cat", 1, 10) + "  - {role: consumer, channel: in}\n";
     Outcome r = run(text);
