@@ -216,10 +216,12 @@ int cmd_run(const RunArgs& a, const std::string& command) {
         return kExitPass;
     }
     if (!a.junit.empty()) check_writable(a.junit);
+    if (!a.html.empty()) check_writable(a.html);
     if (scenarios.empty()) {  // a shard with nothing to run passes: its jobs still report
         if (!a.quiet) std::cerr << "shard " << a.shard << " has nothing to run\n";
         write_report(a.json, report_json({}, command));
         write_junit(a, {}, {}, command);
+        if (!a.html.empty()) write_html_report(a.html, {}, command);
         return kExitPass;
     }
     if (a.repeat > 0 || a.until_fail) return run_repeated(scenarios, a, command);
