@@ -6,8 +6,8 @@
  * number of writers and readers.
  *
  * Layout of the shm object "/ipct-exring-<run id>-<channel index>": a header
- * (a robust process-shared mutex, two process-shared condition variables,
- * the head and tail counters, who is still open) followed by `slots` slots
+ * (a robust process-shared mutex, the head and tail counters, who is still
+ * open) followed by `slots` slots
  * of a length word and `max_message` bytes.  A message is written into the
  * slot at `tail` and becomes visible when `tail` moves, both under the lock;
  * a process killed half-way through a copy leaves the counters as they were.
@@ -17,8 +17,12 @@
  * (process_gone), so a reader that finds the ring empty and no writer open
  * knows it has everything.  Readers are tracked the same way: with no reader
  * left, a writer facing a full ring gets EPIPE instead of waiting forever.
- * Waits are timed (50 ms) and re-check the state: a process killed while it
- * waited on a condition variable cannot make the others miss a wake-up.
+ * A process that waits (ring full, or empty) drops the lock, sleeps a little
+ * and looks again: there are no process-shared condition variables.  With
+ * them, a process killed while it waited stays counted as a waiter in
+ * glibc's condition variable, and the next broadcast can block for ever;
+ * the orchestrator's process_gone() after that very kill would then hang
+ * the harness.  Polling costs some latency and no correctness.
  *
  * Built with EXAMPLE_RING_PLANT_LOSS defined, send() drops every thousandth
  * message of each writer (the 8th, the 1008th, ...) and still reports
@@ -41,7 +45,11 @@
 
 #define RING_MAGIC 0x52584549u /* "IEXR" */
 #define RING_MAX_SIDE 1024u    /* writers, and readers, per channel */
-#define RING_WAIT_NS 50000000L
+/* The sleep between two looks at a full or empty ring: it starts short and
+ * doubles up to the longest, so a busy ring answers quickly and an idle
+ * one costs little. */
+#define RING_WAIT_MIN_NS 2000L
+#define RING_WAIT_MAX_NS 1000000L
 
 struct ring_header {
     uint32_t magic;
@@ -55,8 +63,6 @@ struct ring_header {
     uint64_t head; /* next message to read */
     uint64_t tail; /* next slot to write; tail - head messages are queued */
     pthread_mutex_t lock;
-    pthread_cond_t not_empty;
-    pthread_cond_t not_full;
     uint8_t writer_gone[RING_MAX_SIDE];
     uint8_t reader_gone[RING_MAX_SIDE];
 };
@@ -187,15 +193,14 @@ static void ring_lock(struct ring_header* h) {
     if (pthread_mutex_lock(&h->lock) == EOWNERDEAD) pthread_mutex_consistent(&h->lock);
 }
 
-static void ring_wait(struct ring_header* h, pthread_cond_t* c) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    t.tv_nsec += RING_WAIT_NS;
-    if (t.tv_nsec >= 1000000000L) {
-        t.tv_nsec -= 1000000000L;
-        t.tv_sec += 1;
-    }
-    if (pthread_cond_timedwait(c, &h->lock, &t) == EOWNERDEAD) pthread_mutex_consistent(&h->lock);
+/* Drops the lock, sleeps *wait_ns (then doubles it, up to the longest) and
+ * takes the lock again; the caller looks at the ring again. */
+static void ring_wait(struct ring_header* h, long* wait_ns) {
+    pthread_mutex_unlock(&h->lock);
+    struct timespec t = {0, *wait_ns};
+    nanosleep(&t, NULL);
+    if (*wait_ns < RING_WAIT_MAX_NS) *wait_ns *= 2;
+    ring_lock(h);
 }
 
 /* Marks one side's member gone, once. */
@@ -205,11 +210,9 @@ static void mark_gone(struct ring_header* h, int direction, uint32_t rank) {
     if (direction == IPCT_PLUGIN_WRITE && rank < h->writers && !h->writer_gone[rank]) {
         h->writer_gone[rank] = 1;
         h->writers_open--;
-        pthread_cond_broadcast(&h->not_empty);
     } else if (direction == IPCT_PLUGIN_READ && rank < h->readers && !h->reader_gone[rank]) {
         h->reader_gone[rank] = 1;
         h->readers_open--;
-        pthread_cond_broadcast(&h->not_full);
     }
     pthread_mutex_unlock(&h->lock);
 }
@@ -217,19 +220,11 @@ static void mark_gone(struct ring_header* h, int direction, uint32_t rank) {
 static int init_header(struct ring_header* h, const struct ring_options* o, uint32_t writers,
                        uint32_t readers) {
     pthread_mutexattr_t ma;
-    pthread_condattr_t ca;
     int e = pthread_mutexattr_init(&ma);
     if (!e) e = pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
     if (!e) e = pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
     if (!e) e = pthread_mutex_init(&h->lock, &ma);
     pthread_mutexattr_destroy(&ma);
-    if (e) return e;
-    e = pthread_condattr_init(&ca);
-    if (!e) e = pthread_condattr_setpshared(&ca, PTHREAD_PROCESS_SHARED);
-    if (!e) e = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    if (!e) e = pthread_cond_init(&h->not_empty, &ca);
-    if (!e) e = pthread_cond_init(&h->not_full, &ca);
-    pthread_condattr_destroy(&ca);
     if (e) return e;
     h->slots = o->slots;
     h->max_message = o->max_message;
@@ -335,6 +330,7 @@ static int ring_send(void* endpoint, const void* buf, size_t len, size_t* done, 
         return IPCT_PLUGIN_OK;
     }
 #endif
+    long wait_ns = RING_WAIT_MIN_NS;
     ring_lock(h);
     while (h->tail - h->head == h->slots) {
         if (h->readers_open == 0) {
@@ -342,14 +338,13 @@ static int ring_send(void* endpoint, const void* buf, size_t len, size_t* done, 
             *err_no = EPIPE;
             return IPCT_PLUGIN_ERROR;
         }
-        ring_wait(h, &h->not_full);
+        ring_wait(h, &wait_ns);
     }
     uint8_t* slot = slot_at(h, h->tail);
     const uint32_t n = (uint32_t)len;
     memcpy(slot, &n, sizeof n);
     memcpy(slot + 4, buf, len);
     h->tail++;
-    pthread_cond_signal(&h->not_empty);
     pthread_mutex_unlock(&h->lock);
     *done = len;
     return IPCT_PLUGIN_OK;
@@ -360,13 +355,14 @@ static int ring_receive(void* endpoint, void* buf, size_t capacity, size_t* got,
     struct ring_header* h = ep->h;
     (void)err_no;
     *got = 0;
+    long wait_ns = RING_WAIT_MIN_NS;
     ring_lock(h);
     while (h->tail == h->head) {
         if (h->writers_open == 0) {
             pthread_mutex_unlock(&h->lock);
             return IPCT_PLUGIN_EOF;
         }
-        ring_wait(h, &h->not_empty);
+        ring_wait(h, &wait_ns);
     }
     const uint8_t* slot = slot_at(h, h->head);
     uint32_t n;
@@ -375,7 +371,6 @@ static int ring_receive(void* endpoint, void* buf, size_t capacity, size_t* got,
     const size_t take = n < capacity ? n : capacity;
     memcpy(buf, slot + 4, take);
     h->head++;
-    pthread_cond_signal(&h->not_full);
     pthread_mutex_unlock(&h->lock);
     *got = take;
     return IPCT_PLUGIN_OK;
