@@ -4,7 +4,6 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,7 +14,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <memory>
 
 #include "ipctorture/backend.hpp"
@@ -128,8 +126,6 @@ class Run {
     std::vector<int> fds_for(const PlannedProcess& p) const;
     std::vector<int> thread_ends() const;
     void worker_ended(std::size_t k, int status);
-    void on_worker_end(std::size_t k, int status);
-    void reap_tick(asio::steady_timer& t);
     void start_loop();
     void progress_tick(asio::steady_timer& t, SendTally& tally);
     void kill_running(const char* why);
@@ -152,9 +148,6 @@ class Run {
     std::vector<std::size_t> proc_of_;                 // plan process -> procs_ index
     std::vector<WorkerEnd> ends_;                      // by plan process
     std::size_t running_ = 0;
-    std::function<void()> finish_;  // start_loop's: stops its timers once every worker ended
-    std::vector<std::uint64_t> seen_exited_ns_;  // by procs_ index: when reap_tick first saw it end
-    bool reaped_by_hand_ = false;
     Pipe ready_, go_;
     pid_t pgid_ = 0;
     bool interrupted_ = false;
@@ -358,16 +351,11 @@ void Run::start_loop() {
     asio::signal_set sigs(ctx_, SIGINT, SIGTERM);
     asio::steady_timer ticker(ctx_);
     SendTally tally(dir_.path(), plan_.processes.size());
-    asio::steady_timer reaper(ctx_);
-    finish_ = [&, ready_sd] {
+    auto finish = [&] {
         watchdog.cancel();
         ticker.cancel();
-        reaper.cancel();
         sigs.cancel();
         ready_sd->cancel();
-        // A wait that reap_tick completed by hand may still be pending in
-        // Boost.Process: it must not keep run() going.
-        if (reaped_by_hand_) ctx_.stop();
     };
     asio::async_read(*ready_sd, asio::buffer(*rbuf),
                      [this, rbuf](const bp::error_code& ec, std::size_t n) {
@@ -381,8 +369,12 @@ void Run::start_loop() {
                          kill_running("a worker ended before the start barrier");
                      });
     for (std::size_t i = 0; i < procs_.size(); ++i) {
-        procs_[i]->async_wait([this, i](const bp::error_code& ec, int) {
-            on_worker_end(i, ec ? 0x7f00 : procs_[i]->native_exit_code());
+        procs_[i]->async_wait([this, i, &finish](const bp::error_code& ec, int) {
+            worker_ended(i, ec ? 0x7f00 : procs_[i]->native_exit_code());
+            if (--running_ == 0) {
+                t_done_ = now_ns();
+                finish();
+            }
         });
     }
     watchdog.async_wait([this](const bp::error_code& ec) {
@@ -403,55 +395,8 @@ void Run::start_loop() {
         kill_running("interrupted");
     });
     if (opt_.on_progress) progress_tick(ticker, tally);
-    seen_exited_ns_.assign(procs_.size(), 0);
-    reap_tick(reaper);
-    if (procs_.empty()) finish_();
+    if (procs_.empty()) finish();
     ctx_.run();
-    finish_ = nullptr;
-}
-
-// Worker process k ended (its wait completed, or reap_tick reaped it).
-// Counted once: a wait that completes after reap_tick reaped the process
-// (ECHILD) is ignored.
-void Run::on_worker_end(std::size_t k, int status) {
-    if (proc_status_[k] != -1) return;
-    worker_ended(k, status);
-    if (--running_ == 0) {
-        t_done_ = now_ns();
-        finish_();
-    }
-}
-
-// Every 500 ms: a worker that has ended (a zombie, seen without reaping it)
-// whose wait has not completed a second later is reaped here, with a
-// warning.  Its end then counts as usual.  The harness must not wait for
-// ever, nor call a finished worker hung, should a process-exit notification
-// go missing.
-void Run::reap_tick(asio::steady_timer& t) {
-    t.expires_after(std::chrono::milliseconds(500));
-    t.async_wait([this, &t](const bp::error_code& ec) {
-        if (ec) return;
-        const std::uint64_t now = now_ns();
-        for (std::size_t k = 0; k < procs_.size(); ++k) {
-            if (proc_status_[k] != -1) continue;
-            const pid_t pid = procs_[k]->id();
-            siginfo_t si{};
-            if (::waitid(P_PID, static_cast<id_t>(pid), &si, WEXITED | WNOHANG | WNOWAIT) != 0 ||
-                si.si_pid != pid)
-                continue;
-            if (seen_exited_ns_[k] == 0) {
-                seen_exited_ns_[k] = now;
-                continue;
-            }
-            if (now - seen_exited_ns_[k] < 1'000'000'000ull) continue;
-            int status = 0;
-            if (::waitpid(pid, &status, WNOHANG) != pid) continue;
-            spdlog::warn("worker {} ({}) ended but its wait never completed: reaped it", k, pid);
-            reaped_by_hand_ = true;
-            on_worker_end(k, status);
-        }
-        if (running_ > 0) reap_tick(t);
-    });
 }
 
 // Calls opt_.on_progress every opt_.progress_interval_s until t is cancelled.
