@@ -148,6 +148,10 @@ class Run {
     std::vector<std::size_t> proc_of_;                 // plan process -> procs_ index
     std::vector<WorkerEnd> ends_;                      // by plan process
     std::size_t running_ = 0;
+    // Every worker has ended: start_loop's timers are cancelled, and a timer
+    // whose expiry was already queued when they were (cancel() cannot reach
+    // it) must not act, nor re-arm itself, or run() would never return.
+    bool finished_ = false;
     Pipe ready_, go_;
     pid_t pgid_ = 0;
     bool interrupted_ = false;
@@ -352,6 +356,7 @@ void Run::start_loop() {
     asio::steady_timer ticker(ctx_);
     SendTally tally(dir_.path(), plan_.processes.size());
     auto finish = [&] {
+        finished_ = true;
         watchdog.cancel();
         ticker.cancel();
         sigs.cancel();
@@ -378,7 +383,7 @@ void Run::start_loop() {
         });
     }
     watchdog.async_wait([this](const bp::error_code& ec) {
-        if (ec) return;
+        if (ec || finished_) return;
         const std::vector<int> threads = thread_ends();
         for (std::size_t i = 0; i < ends_.size(); ++i) {
             if (ends_[i].status != -1 || threads[i] >= 0) continue;
@@ -404,7 +409,7 @@ void Run::progress_tick(asio::steady_timer& t, SendTally& tally) {
     t.expires_after(
         std::chrono::milliseconds(static_cast<long long>(opt_.progress_interval_s * 1000)));
     t.async_wait([this, &t, &tally](const bp::error_code& ec) {
-        if (ec) return;
+        if (ec || finished_) return;
         const std::uint64_t now = now_ns();
         RunProgress p;
         p.elapsed_s = secs(t_spawn_, now);
