@@ -637,11 +637,14 @@ TEST_P(Conformance, KilledWriterStillEndsTheChannel) {
     }
 }
 
-TEST_P(Conformance, WriteLockKeepsLargeMessagesWhole) {
+// The backends with a write_lock option (instantiated below for those only).
+class ConformanceWriteLock : public Conformance {};
+
+TEST_P(ConformanceWriteLock, KeepsLargeMessagesWhole) {
     constexpr std::uint32_t kWriters = 3;
     constexpr std::uint64_t kMessages = 150;
     const Options o = options({{"write_lock", "true"}});
-    if (!accepts(o)) GTEST_SKIP() << GetParam() << " has no write_lock option";
+    ASSERT_TRUE(accepts(o)) << GetParam() << " has no write_lock option";
     create(o, kWriters);
     const Contract c = contract_;
     // Above PIPE_BUF: without the lock, writes of this size interleave.
@@ -720,6 +723,19 @@ std::vector<std::string> all_backends() {
     return v;
 }
 
+// The registered backends that take write_lock: true.
+std::vector<std::string> write_lock_backends() {
+    std::vector<std::string> v;
+    for (std::string_view n : backend_names()) {
+        try {
+            find_backend(n)->validate(options({{"write_lock", "true"}}));
+            v.emplace_back(n);
+        } catch (const ScenarioError&) {
+        }
+    }
+    return v;
+}
+
 // The plugin IPCTORTURE_PLUGIN names, if any (a path, or a bare name looked
 // for as a scenario's is).  One that cannot be loaded fails the program.
 std::vector<std::string> environment_plugin() {
@@ -736,6 +752,8 @@ std::string param_name(const ::testing::TestParamInfo<std::string>& info) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Registry, Conformance, ::testing::ValuesIn(all_backends()), param_name);
+INSTANTIATE_TEST_SUITE_P(Registry, ConformanceWriteLock, ::testing::ValuesIn(write_lock_backends()),
+                         param_name);
 INSTANTIATE_TEST_SUITE_P(Plugin, Conformance, ::testing::ValuesIn(environment_plugin()),
                          param_name);
 
