@@ -64,44 +64,77 @@ void start_delay(const Workload& w) {
 
 int run_pinger(RoleContext& c);
 
+// One send on the process's output channel, recorded around the call
+// (the record begins before it and ends after it), between the two
+// perturbation points.
+IoResult logged_send(RoleContext& c, std::span<const std::byte> msg, std::uint32_t origin,
+                     std::uint64_t seq, std::uint32_t size, std::uint32_t prio) {
+    perturb_point(Site::kBeforeSend);
+    Record* r = c.log->begin(Op::kSend, ch16(c.self->out_channel));
+    r->origin = origin;
+    r->seq = seq;
+    r->size = size;
+    r->aux = prio;
+    IoResult res = c.out->send(msg);
+    r->extra = static_cast<std::uint32_t>(res.calls);
+    EventLogWriter::end(r, res.ok() ? Status::kOk : Status::kError, res.ok() ? 0 : res.err);
+    perturb_point(Site::kAfterSend);
+    return res;
+}
+
+// A producer's workload, one message at a time: when the next one is due,
+// and its bytes, with sizes and priorities drawn from the process's seed.
+class MessageSource {
+  public:
+    explicit MessageSource(RoleContext& c)
+        : c_(c),
+          w_(c.self->workload),
+          max_(c.plan->channels[c.self->out_channel].max_message),
+          buf_(std::max<std::uint32_t>(w_.size.largest(), kHeaderSize)),
+          rng_(c.self->seed),
+          prio_rng_(derive_seed(c.self->seed, 1)) {}  // its own stream: sizes stay as without
+
+    // Waits out the start delay; pace and duration count from then.
+    void start() {
+        start_delay(w_);
+        t0_ = now_ns();
+        stop_at_ = w_.duration_s > 0 ? t0_ + std::uint64_t(w_.duration_s * 1e9) : 0;
+    }
+    // Whether message seq is due (count or duration not reached yet); under
+    // a rate, returns at its time.
+    bool due(std::uint64_t seq) {
+        if (w_.messages > 0 && seq >= w_.messages) return false;
+        if (stop_at_ && now_ns() >= stop_at_) return false;
+        pace(w_.rate, t0_, seq);
+        return true;
+    }
+    // Draws message seq and sends it, recorded.
+    IoResult send(std::uint64_t seq) {
+        const std::uint32_t size = std::min(draw_size(w_.size, rng_), max_);
+        std::span<std::byte> msg(buf_.data(), size);
+        const std::uint32_t prio = w_.priority ? draw_size(*w_.priority, prio_rng_) : 0;
+        c_.payload->fill(msg, c_.self->origin, seq, prio);
+        return logged_send(c_, msg, c_.self->origin, seq, size, prio);
+    }
+
+  private:
+    RoleContext& c_;
+    const Workload& w_;
+    std::uint32_t max_;
+    std::vector<std::byte> buf_;
+    Rng rng_, prio_rng_;
+    std::uint64_t t0_ = 0, stop_at_ = 0;
+};
+
 int run_producer(RoleContext& c) {
     if (c.in) return run_pinger(c);
-    const PlannedProcess& p = *c.self;
-    const Workload& w = p.workload;
-    const std::uint32_t max = c.plan->channels[p.out_channel].max_message;
-    std::vector<std::byte> buf(std::max<std::uint32_t>(w.size.largest(), kHeaderSize));
-    Rng rng(p.seed);
-    Rng prio_rng(derive_seed(p.seed, 1));  // its own stream: sizes stay as without priorities
-    start_delay(w);
-    const std::uint64_t t0 = now_ns();
-    const std::uint64_t stop_at = w.duration_s > 0 ? t0 + std::uint64_t(w.duration_s * 1e9) : 0;
-    int rc = 0;
-    for (std::uint64_t seq = 0;; ++seq) {
-        if (w.messages > 0 && seq >= w.messages) break;
-        if (stop_at && now_ns() >= stop_at) break;
-        pace(w.rate, t0, seq);
-        const std::uint32_t size = std::min(draw_size(w.size, rng), max);
-        std::span<std::byte> msg(buf.data(), size);
-        const std::uint32_t prio = w.priority ? draw_size(*w.priority, prio_rng) : 0;
-        c.payload->fill(msg, p.origin, seq, prio);
-        perturb_point(Site::kBeforeSend);
-        Record* r = c.log->begin(Op::kSend, ch16(p.out_channel));
-        r->origin = p.origin;
-        r->seq = seq;
-        r->size = size;
-        r->aux = prio;
-        IoResult res = c.out->send(msg);
-        r->extra = static_cast<std::uint32_t>(res.calls);
-        EventLogWriter::end(r, res.ok() ? Status::kOk : Status::kError, res.ok() ? 0 : res.err);
-        perturb_point(Site::kAfterSend);
-        if (!res.ok()) {
-            rc = 0;  // the error is in the history; the checker judges it
-            break;
-        }
-    }
+    MessageSource src(c);
+    src.start();
+    for (std::uint64_t seq = 0; src.due(seq); ++seq)
+        if (!src.send(seq).ok()) break;  // the error is in the history; the checker judges it
     c.out->close();
-    c.log->mark(Op::kClose, ch16(p.out_channel));
-    return rc;
+    c.log->mark(Op::kClose, ch16(c.self->out_channel));
+    return 0;
 }
 
 // Reads c.in one receive at a time, handing each decoded frame to a sink.
@@ -206,11 +239,7 @@ int run_consumer(RoleContext& c) {
 // output and reads its input to the end.
 int run_pinger(RoleContext& c) {
     const PlannedProcess& p = *c.self;
-    const Workload& w = p.workload;
-    const std::uint32_t max = c.plan->channels[p.out_channel].max_message;
-    std::vector<std::byte> buf(std::max<std::uint32_t>(w.size.largest(), kHeaderSize));
-    Rng rng(p.seed);
-    Rng prio_rng(derive_seed(p.seed, 1));
+    MessageSource src(c);
     Receiver rx(c);
     std::uint64_t replies = 0;
     const FrameDecoder::Sink sink = [&](const Frame& f) {
@@ -218,28 +247,9 @@ int run_pinger(RoleContext& c) {
         if (f.kind != Frame::Kind::kGarbage) ++replies;
     };
     Receiver::Step st = Receiver::Step::kMore;
-    start_delay(w);
-    const std::uint64_t t0 = now_ns();
-    const std::uint64_t stop_at = w.duration_s > 0 ? t0 + std::uint64_t(w.duration_s * 1e9) : 0;
-    for (std::uint64_t seq = 0; st == Receiver::Step::kMore; ++seq) {
-        if (w.messages > 0 && seq >= w.messages) break;
-        if (stop_at && now_ns() >= stop_at) break;
-        pace(w.rate, t0, seq);
-        const std::uint32_t size = std::min(draw_size(w.size, rng), max);
-        std::span<std::byte> msg(buf.data(), size);
-        const std::uint32_t prio = w.priority ? draw_size(*w.priority, prio_rng) : 0;
-        c.payload->fill(msg, p.origin, seq, prio);
-        perturb_point(Site::kBeforeSend);
-        Record* r = c.log->begin(Op::kSend, ch16(p.out_channel));
-        r->origin = p.origin;
-        r->seq = seq;
-        r->size = size;
-        r->aux = prio;
-        IoResult res = c.out->send(msg);
-        r->extra = static_cast<std::uint32_t>(res.calls);
-        EventLogWriter::end(r, res.ok() ? Status::kOk : Status::kError, res.ok() ? 0 : res.err);
-        perturb_point(Site::kAfterSend);
-        if (!res.ok()) break;  // the error is in the history; the checker judges it
+    src.start();
+    for (std::uint64_t seq = 0; st == Receiver::Step::kMore && src.due(seq); ++seq) {
+        if (!src.send(seq).ok()) break;  // the error is in the history; the checker judges it
         while (replies <= seq && st == Receiver::Step::kMore) st = rx.step(sink);
     }
     c.out->close();
@@ -257,17 +267,9 @@ int run_relay(RoleContext& c) {
     receive_all(c, [&](const Frame& f) {
         c.log->append(frame_record(f, c.self->in_channel));
         if (f.kind != Frame::Kind::kMessage || !out_ok) return;
-        perturb_point(Site::kBeforeSend);
-        Record* r = c.log->begin(Op::kSend, ch16(c.self->out_channel));
-        r->origin = f.header.origin;
-        r->seq = f.header.seq;
-        r->size = f.header.size;
-        r->aux = f.header.prio;
-        IoResult res = c.out->send(f.bytes);
-        r->extra = static_cast<std::uint32_t>(res.calls);
-        EventLogWriter::end(r, res.ok() ? Status::kOk : Status::kError, res.ok() ? 0 : res.err);
-        perturb_point(Site::kAfterSend);
-        out_ok = res.ok();
+        out_ok =
+            logged_send(c, f.bytes, f.header.origin, f.header.seq, f.header.size, f.header.prio)
+                .ok();
     });
     c.in->close();
     c.out->close();
