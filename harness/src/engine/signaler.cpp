@@ -77,7 +77,11 @@ bool runs_worker(int pid, const std::string& run_dir, std::uint32_t index) {
     return value("--run-dir") == run_dir && value("--process") == std::to_string(index);
 }
 
-// The target's pidfd, or -1 when it has already gone.
+// The target's pidfd, or -1 when it has already gone.  A live process that
+// does not look like the target is looked at again for up to a second: an
+// exec process's worker in the middle of execve shows neither its old
+// command line nor the program's environment for a moment (a signaler
+// that gave up on it then left the program without its storm).
 int open_target(const Plan& plan, std::uint32_t index, const std::vector<int>& pids) {
     if (index >= pids.size())
         IPCT_FAIL("the workers file lists " + std::to_string(pids.size()) +
@@ -85,9 +89,15 @@ int open_target(const Plan& plan, std::uint32_t index, const std::vector<int>& p
                   ")");
     const int fd = ::pidfd_open(pids[index], 0);
     if (fd < 0 && errno != ESRCH) IPCT_FAIL_ERRNO("pidfd_open");
-    if (fd >= 0 && !runs_worker(pids[index], plan.run_dir, index)) {
-        ::close(fd);
-        return -1;
+    if (fd < 0) return -1;
+    for (int tries = 0; !runs_worker(pids[index], plan.run_dir, index); ++tries) {
+        pollfd p{fd, POLLIN, 0};
+        const bool ended = ::poll(&p, 1, 0) > 0;
+        if (ended || tries >= 1000) {
+            ::close(fd);
+            return -1;
+        }
+        sleep_until_ns(now_ns() + 1'000'000);
     }
     return fd;
 }
