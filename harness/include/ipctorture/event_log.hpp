@@ -33,6 +33,17 @@ enum class Op : std::uint8_t {
     kWorkerStatus = 10,  // orchestrator log: a worker ended; aux = wait status, seq = process index
     kHang = 11,          // orchestrator log: watchdog killed a worker; seq = process index
     kInterrupted = 12,   // orchestrator log: the run was stopped by SIGINT/SIGTERM
+    // Orchestrator log: a process fault of the scenario's `faults:` was
+    // carried out (or failed: status error, err).  seq = target process
+    // index, aux = what was done (faults.hpp), extra = the signal sent,
+    // origin = the fault's index in the plan's fault schedule.
+    kFault = 13,
+    // A syscall fault the injection interposer made (its log of the process):
+    // the call's result was replaced; see the interposer's header.
+    kSyscallFault = 14,
+    // The chaos proxy of a tcp/udp channel acted on the traffic (its log):
+    // dropped, duplicated, reordered, delayed, split or cut.
+    kProxyAction = 15,
 };
 const char* op_name(Op op);
 

@@ -55,6 +55,14 @@ ScenarioReport run_report(const Scenario& s, std::uint64_t seed, const RunSettin
 // worker's last record, the send of a lost message); nullptr if none.
 const PlannedProcess* finding_process(const Finding& f, const Plan& plan);
 
+// A finding's signature: what stays the same when the same bug shows again
+// under another seed, at another message or in another repetition: its kind,
+// the name of its channel and the role of the process that observed it
+// (finding_process), as "kind/channel/role" ("lost/q/consumer"; "-" where a
+// finding has no channel or process).  Repetitions group findings by it; the
+// shrinker keeps a reduction only while it still shows; replay compares by it.
+std::string finding_signature(const Finding& f, const Plan& plan);
+
 struct FindingGroup {
     std::string kind, channel, role;  // "-" where a finding has none
     std::uint64_t findings = 0;  // listed findings (each run lists at most --max-findings per kind)

@@ -46,6 +46,12 @@ const char* op_name(Op op) {
             return "worker-status";
         case Op::kHang:
             return "hang";
+        case Op::kFault:
+            return "fault";
+        case Op::kSyscallFault:
+            return "syscall-fault";
+        case Op::kProxyAction:
+            return "proxy-action";
         case Op::kInterrupted:
             return "interrupted";
     }

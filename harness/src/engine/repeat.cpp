@@ -62,6 +62,13 @@ const PlannedProcess* finding_process(const Finding& f, const Plan& plan) {
     return nullptr;
 }
 
+std::string finding_signature(const Finding& f, const Plan& plan) {
+    const PlannedProcess* p = finding_process(f, plan);
+    return std::string(finding_kind_name(f.kind)) + "/" +
+           (f.channel < plan.channels.size() ? plan.channels[f.channel].name : "-") + "/" +
+           (p ? role_name(p->role) : "-");
+}
+
 RepeatSummary summarize_repetitions(const std::vector<const ScenarioReport*>& reps,
                                     std::uint64_t base_seed) {
     RepeatSummary s;
