@@ -1,6 +1,7 @@
-// Repeated runs of one scenario (`run --repeat N`, `run --until-fail`) and
-// what they add up to: how many runs failed, and the findings grouped by
-// kind, channel and role with the number of runs each group showed up in.
+// Repeated runs of one scenario (`run --repeat N`, `run --until-fail`,
+// `replay --repeat N`) and what they add up to: how many runs failed (a rate
+// with its 95 % confidence interval), and the findings grouped by signature
+// with the number of runs each group showed up in.
 //
 // Each repetition has its own seed, derived from the base seed (the
 // scenario's, or --seed) and the repetition's index, and printed, so that a
@@ -12,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <ostream>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -42,6 +44,13 @@ struct RunSettings {
     double progress_interval_s = 1;
 };
 
+// The part of r that changes what a run does (what a report records).
+RunRecipe recipe_of(const RunSettings& r);
+
+// The absolute directory of a scenario file (where the relative paths in it
+// start), or empty if there is none to be had.
+std::string absolute_directory(const std::string& file);
+
 // `ipctorture run FILE --seed S [--cell C] [--timeout T] [--perturb P]`.
 std::string reproduce_command(const std::string& file, const std::string& cell, std::uint64_t seed,
                               const RunSettings& r);
@@ -63,7 +72,33 @@ const PlannedProcess* finding_process(const Finding& f, const Plan& plan);
 // shrinker keeps a reduction only while it still shows; replay compares by it.
 std::string finding_signature(const Finding& f, const Plan& plan);
 
+// The signatures of a run's listed findings, each once (empty for a run
+// that passed or did not run).
+std::set<std::string> run_signatures(const ScenarioReport& r);
+
+// Whether a run with signatures `got` shows again what `want` showed: every
+// signature of `want` among `got` (more is still a reproduction), or, when
+// `want` is empty (a pass), none at all.
+bool reproduces(const std::set<std::string>& got, const std::set<std::string>& want);
+
+// A proportion k of n with its 95 % confidence interval by the Wilson score
+// method, which stays inside [0, 1] and is not empty at k = 0 or k = n (0 of
+// 10 failing runs still allows a failure rate up to 28 %).  n = 0 gives
+// rate 0 and the interval [0, 1].
+struct RateInterval {
+    std::uint32_t k = 0, n = 0;
+    double rate = 0, low = 0, high = 1;
+};
+RateInterval wilson_interval(std::uint32_t k, std::uint32_t n);
+// "40% (95% CI 17%-69%)"
+std::string rate_text(const RateInterval& r);
+nlohmann::json rate_json(const RateInterval& r);
+
+// What a report says about reproducing a run from its seed.
+extern const char* const kReproducibilityNote;
+
 struct FindingGroup {
+    std::string signature;            // finding_signature(): "kind/channel/role"
     std::string kind, channel, role;  // "-" where a finding has none
     std::uint64_t findings = 0;  // listed findings (each run lists at most --max-findings per kind)
     std::uint32_t runs = 0;      // runs with at least one
@@ -78,7 +113,13 @@ struct RepeatSummary {
     std::uint32_t errors = 0;                  // verdict ERROR (or INTERRUPTED)
     std::uint64_t counts[kFindingKinds] = {};  // exact, summed over runs
     std::uint32_t runs_with[kFindingKinds] = {};
-    std::vector<FindingGroup> groups;  // sorted by kind, channel, role
+    std::vector<FindingGroup> groups;  // by signature, sorted
+    RateInterval failure_rate;         // failing runs of all runs
+    // The signatures of the first failing run, and in how many runs they all
+    // showed again (that run included): the chance that a failure once seen
+    // comes back.  Unset while no run failed.
+    std::optional<std::set<std::string>> reference;
+    RateInterval reproduction_rate;
 };
 
 // The repetitions of one scenario, in order.

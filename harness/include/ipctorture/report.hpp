@@ -11,15 +11,31 @@
 
 namespace ipct {
 
-inline constexpr int kReportVersion = 1;
+// 2: each run records its scenario (file, directory, cell, SHA-256; the text
+// itself under "scenario_texts"), its settings and its finding signatures,
+// which is what `ipctorture replay` reads.
+inline constexpr int kReportVersion = 2;
 
 enum class ScenarioVerdict { kPass, kFail, kError, kInterrupted };
 const char* verdict_label(ScenarioVerdict v);
 
+// What changes a run besides its scenario and seed: the command line's
+// settings that a reproduce command carries and a replay restores.
+struct RunRecipe {
+    std::optional<double> timeout_s;       // replaces the scenario's timeout
+    std::optional<PerturbConfig> perturb;  // replaces every process's perturbation
+    bool sigsafe = false;                  // every process under the interposer
+    bool as_threads = false;               // threads mode
+};
+
 struct ScenarioReport {
     std::string file;
     std::string name;
+    std::string cell;       // a matrix cell's label, empty otherwise
+    std::string text;       // the scenario file's bytes (Scenario::text)
+    std::string directory;  // the file's directory, absolute: where its relative paths start
     std::uint64_t seed = 0;
+    RunRecipe recipe;
     bool ran = false;  // false: the harness failed before it had an outcome
     RunOutcome outcome;
     std::string error;      // harness or environment error text

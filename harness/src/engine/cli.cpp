@@ -17,6 +17,7 @@
 #include "ipctorture/orchestrator.hpp"
 #include "ipctorture/progress.hpp"
 #include "ipctorture/repeat.hpp"
+#include "ipctorture/replay.hpp"
 #include "ipctorture/report.hpp"
 #include "ipctorture/schedule.hpp"
 #include "ipctorture/shard.hpp"
@@ -273,8 +274,12 @@ int cmd_check(const std::string& dir, const std::string& json, const std::string
     r.name = r.outcome.plan.scenario_name;
     r.file = r.outcome.plan.scenario_file;
     r.seed = r.outcome.plan.seed;
+    r.cell = r.outcome.plan.scenario_cell;
+    r.text = r.outcome.plan.scenario_text;
+    r.directory = absolute_directory(r.file);
     RunSettings as_run;
     as_run.as_threads = r.outcome.as_threads;
+    r.recipe = recipe_of(as_run);
     r.reproduce = reproduce_command(r.file, r.outcome.plan.scenario_cell, r.seed, as_run);
     std::vector<ScenarioReport> reps{r};
     print_table(std::cout, reps);
@@ -397,6 +402,11 @@ int cli_main(int argc, char** argv) {
     auto* validate = app.add_subcommand("validate", "check scenario files without running them");
     validate->add_option("paths", vpaths)->required();
 
+    ReplayArgs rpa;
+    auto* replay = app.add_subcommand(
+        "replay", "run again what a JSON report describes and compare the finding signatures");
+    add_replay_options(*replay, rpa);
+
     std::string check_dir, check_json, check_html;
     auto* check = app.add_subcommand("check", "re-judge a kept run directory");
     check->add_option("rundir", check_dir)->required();
@@ -449,6 +459,7 @@ int cli_main(int argc, char** argv) {
     try {
         if (run->parsed()) return cmd_run(ra, joined(argc, argv));
         if (validate->parsed()) return cmd_validate(vpaths);
+        if (replay->parsed()) return replay_main(rpa, joined(argc, argv));
         if (check->parsed())
             return cmd_check(check_dir, check_json, check_html, joined(argc, argv));
         if (list->parsed()) return cmd_list();

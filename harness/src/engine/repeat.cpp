@@ -1,10 +1,11 @@
 #include "ipctorture/repeat.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <filesystem>
 #include <iomanip>
 #include <map>
 #include <set>
-#include <tuple>
 
 #include "ipctorture/errors.hpp"
 #include "ipctorture/schedule.hpp"
@@ -28,11 +29,25 @@ std::string reproduce_command(const std::string& file, const std::string& cell, 
     return c;
 }
 
+RunRecipe recipe_of(const RunSettings& r) {
+    return {r.timeout_s, r.perturb, r.sigsafe, r.as_threads};
+}
+
+std::string absolute_directory(const std::string& file) {
+    std::error_code ec;
+    const std::filesystem::path p = std::filesystem::absolute(file, ec);
+    return ec ? std::string() : p.lexically_normal().parent_path().string();
+}
+
 ScenarioReport run_report(const Scenario& s, std::uint64_t seed, const RunSettings& r) {
     ScenarioReport rep;
     rep.file = s.file;
     rep.name = s.name;
+    rep.cell = s.cell;
+    rep.text = s.text;
+    rep.directory = absolute_directory(s.file);
     rep.seed = seed;
+    rep.recipe = recipe_of(r);
     rep.reproduce = reproduce_command(s.file, s.cell, seed, r);
     RunOptions o;
     o.seed = seed;
@@ -69,12 +84,65 @@ std::string finding_signature(const Finding& f, const Plan& plan) {
            (p ? role_name(p->role) : "-");
 }
 
+std::set<std::string> run_signatures(const ScenarioReport& r) {
+    std::set<std::string> out;
+    if (!r.ran) return out;
+    for (const Finding& f : r.outcome.result.findings)
+        out.insert(finding_signature(f, r.outcome.plan));
+    return out;
+}
+
+bool reproduces(const std::set<std::string>& got, const std::set<std::string>& want) {
+    if (want.empty()) return got.empty();
+    return std::includes(got.begin(), got.end(), want.begin(), want.end());
+}
+
+const char* const kReproducibilityNote =
+    "the seed reproduces the workload, the fault schedule and the perturbation decisions, but "
+    "not the operating system's timing: a run with the same seed may interleave differently, so "
+    "a race shows in a share of its runs";
+
+RateInterval wilson_interval(std::uint32_t k, std::uint32_t n) {
+    RateInterval r;
+    r.k = k;
+    r.n = n;
+    if (n == 0) return r;
+    constexpr double z = 1.959963984540054;  // the normal distribution's 97.5 % quantile
+    const double p = double(k) / n, z2n = z * z / n;
+    const double denom = 1 + z2n;
+    const double center = (p + z2n / 2) / denom;
+    const double half = z * std::sqrt(p * (1 - p) / n + z2n / (4.0 * n)) / denom;
+    r.rate = p;
+    r.low = k == 0 ? 0.0 : std::max(0.0, center - half);
+    r.high = k == n ? 1.0 : std::min(1.0, center + half);
+    return r;
+}
+
+namespace {
+
+std::string percent_text(double x) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, x > 0 && x < 0.1 ? "%.1f%%" : "%.0f%%", 100 * x);
+    return buf;
+}
+
+}  // namespace
+
+std::string rate_text(const RateInterval& r) {
+    return percent_text(r.rate) + " (95% CI " + percent_text(r.low) + "-" + percent_text(r.high) +
+           ")";
+}
+
+nlohmann::json rate_json(const RateInterval& r) {
+    return {{"runs", r.k},       {"of", r.n},           {"rate", r.rate},
+            {"ci95_low", r.low}, {"ci95_high", r.high}, {"method", "wilson"}};
+}
+
 RepeatSummary summarize_repetitions(const std::vector<const ScenarioReport*>& reps,
                                     std::uint64_t base_seed) {
     RepeatSummary s;
     s.base_seed = base_seed;
-    using Key = std::tuple<std::string, std::string, std::string>;
-    std::map<Key, FindingGroup> groups;
+    std::map<std::string, FindingGroup> groups;
     for (const ScenarioReport* r : reps) {
         s.file = r->file;
         s.name = r->name;
@@ -90,29 +158,65 @@ RepeatSummary summarize_repetitions(const std::vector<const ScenarioReport*>& re
             s.counts[k] += res.counts[k];
             if (res.counts[k] > 0) ++s.runs_with[k];
         }
-        std::set<Key> seen;
         const Plan& plan = r->outcome.plan;
         for (const Finding& f : res.findings) {
-            const PlannedProcess* p = finding_process(f, plan);
-            const Key key{finding_kind_name(f.kind),
-                          f.channel < plan.channels.size() ? plan.channels[f.channel].name : "-",
-                          p ? role_name(p->role) : "-"};
-            FindingGroup& g = groups[key];
-            std::tie(g.kind, g.channel, g.role) = key;
+            FindingGroup& g = groups[finding_signature(f, plan)];
+            if (g.signature.empty()) {
+                const PlannedProcess* p = finding_process(f, plan);
+                g.signature = finding_signature(f, plan);
+                g.kind = finding_kind_name(f.kind);
+                g.channel = f.channel < plan.channels.size() ? plan.channels[f.channel].name : "-";
+                g.role = p ? role_name(p->role) : "-";
+            }
             ++g.findings;
-            if (seen.insert(key).second) ++g.runs;
         }
+        for (const std::string& sig : run_signatures(*r)) ++groups[sig].runs;
+        if (!s.reference && r->verdict() == ScenarioVerdict::kFail)
+            s.reference = run_signatures(*r);
     }
     for (auto& [key, g] : groups) s.groups.push_back(g);
+    const auto n = static_cast<std::uint32_t>(reps.size());
+    s.failure_rate = wilson_interval(s.failing, n);
+    if (s.reference) {
+        std::uint32_t again = 0;
+        for (const ScenarioReport* r : reps)
+            if (r->verdict() == ScenarioVerdict::kFail &&
+                reproduces(run_signatures(*r), *s.reference))
+                ++again;
+        s.reproduction_rate = wilson_interval(again, n);
+    }
     return s;
 }
 
 namespace {
 
-std::string percent(std::uint32_t a, std::size_t b) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.0f%%", b ? 100.0 * a / double(b) : 0.0);
-    return buf;
+std::string joined_signatures(const std::set<std::string>& sigs) {
+    if (sigs.empty()) return "none (a pass)";
+    std::string out;
+    for (const std::string& g : sigs) out += (out.empty() ? "" : ", ") + g;
+    return out;
+}
+
+void print_groups(std::ostream& os, const RepeatSummary& s) {
+    std::size_t w = 10;
+    for (const FindingGroup& g : s.groups) w = std::max(w, g.signature.size());
+    os << "\n" << s.name << ": findings by signature (kind/channel/role)\n";
+    os << "  " << std::left << std::setw(int(w) + 2) << "SIGNATURE" << std::right << std::setw(10)
+       << "FINDINGS" << std::setw(7) << "RUNS\n";
+    for (const FindingGroup& g : s.groups)
+        os << "  " << std::left << std::setw(int(w) + 2) << g.signature << std::right
+           << std::setw(10) << g.findings << std::setw(6) << g.runs << "\n";
+    os << "  (findings as listed, at most --max-findings per kind and run; exact totals:";
+    for (int k = 0; k < kFindingKinds; ++k)
+        if (s.counts[k] > 0) os << " " << finding_kind_name(FindingKind(k)) << " " << s.counts[k];
+    os << ")\n  failing seeds:";
+    for (std::size_t i = 0; i < s.seeds.size(); ++i)
+        if (s.verdicts[i] == ScenarioVerdict::kFail) os << " " << s.seeds[i];
+    os << "\n";
+    if (s.reference)
+        os << "  reproduction: the first failing run's signatures ("
+           << joined_signatures(*s.reference) << ") showed in " << s.reproduction_rate.k << " of "
+           << s.reproduction_rate.n << " runs, " << rate_text(s.reproduction_rate) << "\n";
 }
 
 }  // namespace
@@ -121,32 +225,16 @@ void print_repeat_summaries(std::ostream& os, const std::vector<RepeatSummary>& 
     std::size_t w = 8;
     for (const auto& s : sums) w = std::max(w, s.name.size());
     os << std::left << std::setw(int(w) + 2) << "SCENARIO" << std::right << std::setw(6) << "RUNS"
-       << std::setw(9) << "FAILING" << std::setw(8) << "ERRORS" << std::setw(7) << "RATE"
-       << "  BASE SEED\n";
+       << std::setw(9) << "FAILING" << std::setw(8) << "ERRORS"
+       << "  " << std::left << std::setw(28) << "FAILURE RATE"
+       << "BASE SEED\n";
     for (const auto& s : sums)
         os << std::left << std::setw(int(w) + 2) << s.name << std::right << std::setw(6)
-           << s.seeds.size() << std::setw(9) << s.failing << std::setw(8) << s.errors
-           << std::setw(7) << percent(s.failing, s.seeds.size()) << "  " << s.base_seed << "\n";
-    for (const auto& s : sums) {
-        if (s.groups.empty() && s.failing == 0) continue;
-        os << "\n" << s.name << ": findings by kind, channel and role\n";
-        os << "  " << std::left << std::setw(14) << "KIND" << std::setw(16) << "CHANNEL"
-           << std::setw(10) << "ROLE" << std::right << std::setw(10) << "FINDINGS" << std::setw(7)
-           << "RUNS"
-           << "\n";
-        for (const FindingGroup& g : s.groups)
-            os << "  " << std::left << std::setw(14) << g.kind << std::setw(16) << g.channel
-               << std::setw(10) << g.role << std::right << std::setw(10) << g.findings
-               << std::setw(7) << g.runs << "\n";
-        os << "  (findings as listed, at most --max-findings per kind and run; exact totals:";
-        for (int k = 0; k < kFindingKinds; ++k)
-            if (s.counts[k] > 0)
-                os << " " << finding_kind_name(FindingKind(k)) << " " << s.counts[k];
-        os << ")\n  failing seeds:";
-        for (std::size_t i = 0; i < s.seeds.size(); ++i)
-            if (s.verdicts[i] == ScenarioVerdict::kFail) os << " " << s.seeds[i];
-        os << "\n";
-    }
+           << s.seeds.size() << std::setw(9) << s.failing << std::setw(8) << s.errors << "  "
+           << std::left << std::setw(28) << rate_text(s.failure_rate) << s.base_seed << "\n";
+    for (const auto& s : sums)
+        if (!s.groups.empty() || s.failing > 0) print_groups(os, s);
+    if (!sums.empty()) os << "\nnote: " << kReproducibilityNote << "\n";
 }
 
 nlohmann::json repeat_summary_json(const RepeatSummary& s) {
@@ -161,17 +249,24 @@ nlohmann::json repeat_summary_json(const RepeatSummary& s) {
     }
     nlohmann::json groups = nlohmann::json::array();
     for (const FindingGroup& g : s.groups)
-        groups.push_back({{"kind", g.kind},
+        groups.push_back({{"signature", g.signature},
+                          {"kind", g.kind},
                           {"channel", g.channel},
                           {"role", g.role},
                           {"findings", g.findings},
                           {"runs", g.runs}});
+    nlohmann::json reproduction = nullptr;
+    if (s.reference)
+        reproduction = {{"signatures", *s.reference}, {"rate", rate_json(s.reproduction_rate)}};
     return {{"file", s.file},
             {"name", s.name},
             {"base_seed", s.base_seed},
             {"runs", s.seeds.size()},
             {"failing_runs", s.failing},
             {"error_runs", s.errors},
+            {"failure_rate", rate_json(s.failure_rate)},
+            {"reproduction", reproduction},
+            {"reproducibility", kReproducibilityNote},
             {"repetitions", runs},
             {"counts", counts},
             {"runs_with", runs_with},

@@ -10,7 +10,9 @@
 
 #include "ipctorture/errors.hpp"
 #include "ipctorture/plugin_loader.hpp"
+#include "ipctorture/repeat.hpp"
 #include "ipctorture/schedule.hpp"
+#include "ipctorture/sha256.hpp"
 
 namespace ipct {
 
@@ -277,7 +279,9 @@ nlohmann::json sanitizer_json(const SanitizerReport& r, const Plan& plan) {
 }  // namespace
 
 nlohmann::json finding_json(const Finding& f, const Plan& plan) {
-    nlohmann::json j{{"kind", finding_kind_name(f.kind)}, {"summary", f.summary}};
+    nlohmann::json j{{"kind", finding_kind_name(f.kind)},
+                     {"signature", finding_signature(f, plan)},
+                     {"summary", f.summary}};
     if (f.channel < plan.channels.size()) j["channel"] = plan.channels[f.channel].name;
     if (f.signal_safety) j["signal_safety"] = signal_safety_json(*f.signal_safety, plan);
     if (f.kind != FindingKind::kHang && f.kind != FindingKind::kCrash &&
@@ -291,12 +295,31 @@ nlohmann::json finding_json(const Finding& f, const Plan& plan) {
 }
 
 namespace {
+
+// What replay needs to run r again: the scenario (its text is the report's
+// "scenario_texts" entry under the hash) and the settings.
+nlohmann::json recipe_json(const ScenarioReport& r) {
+    const RunRecipe& k = r.recipe;
+    return {{"scenario",
+             {{"file", r.file},
+              {"directory", r.directory},
+              {"cell", r.cell},
+              {"sha256", sha256_hex(r.text)}}},
+            {"settings",
+             {{"timeout_s", k.timeout_s ? nlohmann::json(*k.timeout_s) : nlohmann::json(nullptr)},
+              {"perturb",
+               k.perturb ? nlohmann::json(perturb_text(*k.perturb)) : nlohmann::json(nullptr)},
+              {"sigsafe", k.sigsafe},
+              {"as_threads", k.as_threads}}}};
+}
+
 nlohmann::json scenario_json(const ScenarioReport& r) {
     nlohmann::json j{{"file", r.file},
                      {"name", r.name},
                      {"seed", r.seed},
                      {"verdict", verdict_label(r.verdict())},
                      {"reproduce", r.reproduce}};
+    j.update(recipe_json(r));
     if (r.repetition) j["repetition"] = *r.repetition;
     if (!r.ran) {
         j["error"] = r.error;
@@ -319,7 +342,12 @@ nlohmann::json scenario_json(const ScenarioReport& r) {
     counts["indeterminate"] = o.result.indeterminate;
     j["counts"] = counts;
     j["findings"] = nlohmann::json::array();
-    for (const auto& f : o.result.findings) j["findings"].push_back(finding_json(f, o.plan));
+    std::set<std::string> signatures;
+    for (const auto& f : o.result.findings) {
+        j["findings"].push_back(finding_json(f, o.plan));
+        signatures.insert(finding_signature(f, o.plan));
+    }
+    j["signatures"] = signatures;  // sorted, each once: what replay compares
     // The list is capped per kind (--max-findings); say so when it is.
     j["findings_truncated"] = o.result.findings.size() < o.result.total_findings();
     j["processes"] = nlohmann::json::array();
@@ -349,8 +377,13 @@ nlohmann::json report_json(const std::vector<ScenarioReport>& reps, const std::s
                      {"tool_version", "0.1.0"},
                      {"command", command},
                      {"exit_status", exit_status(reps)},
-                     {"scenarios", nlohmann::json::array()}};
-    for (const auto& r : reps) j["scenarios"].push_back(scenario_json(r));
+                     {"scenarios", nlohmann::json::array()},
+                     {"scenario_texts", nlohmann::json::object()}};
+    for (const auto& r : reps) {
+        j["scenarios"].push_back(scenario_json(r));
+        // Each text once, under its hash: repetitions and matrix cells share one.
+        if (!r.text.empty()) j["scenario_texts"][sha256_hex(r.text)] = r.text;
+    }
     return j;
 }
 
