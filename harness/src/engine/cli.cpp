@@ -21,6 +21,7 @@
 #include "ipctorture/report.hpp"
 #include "ipctorture/schedule.hpp"
 #include "ipctorture/shard.hpp"
+#include "ipctorture/shrink.hpp"
 #include "ipctorture/worker.hpp"
 
 namespace ipct {
@@ -398,6 +399,11 @@ int cli_main(int argc, char** argv) {
         "detect", "detection benchmark: how often and how soon each zoo scenario is caught");
     add_detect_options(*detect, da);
 
+    ShrinkArgs sa;
+    auto* shrink = app.add_subcommand(
+        "shrink", "reduce a failing scenario to a smaller one that fails the same way");
+    add_shrink_options(*shrink, sa);
+
     std::vector<std::string> vpaths;
     auto* validate = app.add_subcommand("validate", "check scenario files without running them");
     validate->add_option("paths", vpaths)->required();
@@ -467,6 +473,7 @@ int cli_main(int argc, char** argv) {
         if (clean->parsed()) return cmd_clean(root);
         if (bench->parsed()) return bench_main(ba);
         if (detect->parsed()) return detect_main(da, joined(argc, argv));
+        if (shrink->parsed()) return shrink_main(sa, joined(argc, argv));
     } catch (const ScenarioError& e) {
         std::cerr << e.what() << "\n";
         return kExitUsage;
