@@ -73,6 +73,8 @@ struct Plan {
     std::string run_dir;
     std::vector<PlannedChannel> channels;
     std::vector<PlannedProcess> processes;
+    // Process faults (faults.hpp), random ones already drawn from the seed.
+    std::vector<PlannedFault> faults;
     bool operator==(const Plan&) const = default;
 };
 

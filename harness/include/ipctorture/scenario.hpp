@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "ipctorture/faults.hpp"
 #include "ipctorture/perturb.hpp"
 
 namespace ipct {
@@ -194,6 +195,27 @@ enum class Check {
 const char* check_name(Check c);
 std::optional<Check> parse_check(const std::string& s);
 
+// One entry of `faults:` as written (faults.hpp).  Exactly one trigger:
+// `at`, `after` (after_process, after_messages) or `random` (rate per second
+// over [from_s, until_s) after the start barrier).  Targets are resolved and
+// random times drawn at plan time (make_plan).
+struct FaultSpec {
+    enum class Trigger : std::uint8_t { kAt, kAfter, kRandom };
+    FaultAction action = FaultAction::kKill;
+    OptionValue target;
+    int signal = 0;      // kSignal
+    double pause_s = 0;  // kStop
+    Trigger trigger = Trigger::kAt;
+    double at_s = 0;
+    OptionValue after_process;
+    std::uint64_t after_messages = 0;
+    double rate = 0;
+    double from_s = 0;
+    double until_s = 0;
+    SourceLoc loc;
+    bool operator==(const FaultSpec&) const = default;
+};
+
 struct Scenario {
     std::string file;  // path it was loaded from
     std::string name;  // a matrix cell's name ends in its label: "fan-in[backend=tcp]"
@@ -213,6 +235,7 @@ struct Scenario {
     // Unset: PerturbConfig::builtin_default(); not pinned.
     std::optional<PerturbConfig> perturb;
     std::optional<CpuPlacement> cpus;
+    std::vector<FaultSpec> faults;  // process faults (faults.hpp)
     std::string text;  // the file's bytes, kept for reports and replay
     bool operator==(const Scenario&) const = default;
 };
@@ -272,6 +295,11 @@ void validate_scenario(const Scenario& s);
 // named one with count > 1 gets "<name>0".."<name><count-1>".  Throws
 // ScenarioError at the process whose name is already taken.
 std::vector<std::string> process_names(const Scenario& s);
+
+// The plan indices of the processes a fault's target names (a role, a
+// process name, a counted process's name), sorted.  Throws ScenarioError at
+// the target that names no process or names a signaler.
+std::vector<std::uint32_t> fault_targets(const Scenario& s, const FaultSpec& f);
 
 // The plan indices of the processes signaler p (an element of s.processes)
 // signals, sorted.  Throws ScenarioError at a target that names no process

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,8 +15,10 @@
 #include <boost/asio/steady_timer.hpp>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 
+#include "fault_injector.hpp"
 #include "ipctorture/backend.hpp"
 #include "ipctorture/boost_process.hpp"
 #include "ipctorture/event_log.hpp"
@@ -147,6 +150,8 @@ class Run {
     std::vector<int> proc_status_;                     // by procs_ index; -1 = running
     std::vector<std::size_t> proc_of_;                 // plan process -> procs_ index
     std::vector<WorkerEnd> ends_;                      // by plan process
+    std::vector<std::uint64_t> reaped_ns_;             // by plan process: when seen ended
+    std::unique_ptr<FaultInjector> faults_;            // the plan's process faults
     std::size_t running_ = 0;
     // Every worker has ended: start_loop's timers are cancelled, and a timer
     // whose expiry was already queued when they were (cancel() cannot reach
@@ -271,6 +276,7 @@ void Run::spawn_all() {
         proc_of_.push_back(opt_.as_threads ? 0 : p.index);
         ends_.push_back(WorkerEnd{procs_[proc_of_.back()]->id(), -1, false});
     }
+    reaped_ns_.assign(ends_.size(), 0);
     ::close(devnull);
     running_ = procs_.size();
     ready_.close_w();
@@ -324,7 +330,12 @@ void Run::worker_ended(std::size_t k, int status) {
             ends_[i].killed_by_harness = false;
         } else {
             ends_[i].status = status;
+            // A fault's signal that ended the worker is the harness's doing,
+            // not a crash.
+            if (faults_ && WIFSIGNALED(status) && faults_->sent(i, WTERMSIG(status)))
+                ends_[i].killed_by_harness = true;
         }
+        reaped_ns_[i] = now_ns();
         process_gone(i);
     }
 }
@@ -355,8 +366,22 @@ void Run::start_loop() {
     asio::signal_set sigs(ctx_, SIGINT, SIGTERM);
     asio::steady_timer ticker(ctx_);
     SendTally tally(dir_.path(), plan_.processes.size());
+    std::function<void(const bp::error_code&)> on_watchdog;
+    faults_ = std::make_unique<FaultInjector>(
+        ctx_, plan_, dir_.path(), olog_,
+        FaultInjector::Hooks{[this](std::uint32_t i) -> pid_t {
+                                 const std::size_t k = proc_of_[i];
+                                 return proc_status_[k] == -1 ? procs_[k]->id() : 0;
+                             },
+                             [&](double pause_s) {  // a stopped worker is no hang
+                                 watchdog.expires_at(
+                                     watchdog.expiry() +
+                                     std::chrono::nanoseconds(std::int64_t(pause_s * 1e9)));
+                                 watchdog.async_wait(on_watchdog);
+                             }});
     auto finish = [&] {
         finished_ = true;
+        faults_->finish();
         watchdog.cancel();
         ticker.cancel();
         sigs.cancel();
@@ -368,6 +393,7 @@ void Run::start_loop() {
                          if (!ec && n == rbuf->size()) {
                              t_go_ = now_ns();
                              go_.close_w();  // every worker starts now
+                             faults_->start();
                              return;
                          }
                          barrier_failed_ = true;
@@ -382,7 +408,7 @@ void Run::start_loop() {
             }
         });
     }
-    watchdog.async_wait([this](const bp::error_code& ec) {
+    on_watchdog = [this](const bp::error_code& ec) {
         if (ec || finished_) return;
         const std::vector<int> threads = thread_ends();
         for (std::size_t i = 0; i < ends_.size(); ++i) {
@@ -391,7 +417,8 @@ void Run::start_loop() {
             r->seq = i;
         }
         kill_running("watchdog: scenario timeout");
-    });
+    };
+    watchdog.async_wait(on_watchdog);
     sigs.async_wait([this](const bp::error_code& ec, int sig) {
         if (ec) return;
         interrupted_ = true;
@@ -436,6 +463,7 @@ RunOutcome Run::execute() {
         Record* r = olog_.mark(Op::kWorkerStatus, 0, static_cast<std::uint32_t>(ends_[i].status));
         r->seq = i;
         r->extra = ends_[i].killed_by_harness ? 1 : 0;
+        if (reaped_ns_[i] != 0) r->t_start = r->t_end = reaped_ns_[i];  // death's upper bound
     }
     procs_.clear();
     kill_leftovers();

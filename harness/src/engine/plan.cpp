@@ -17,6 +17,7 @@
 #include "ipctorture/errors.hpp"
 #include "ipctorture/message.hpp"
 #include "ipctorture/schedule.hpp"
+#include "scenario_faults.hpp"
 
 namespace ipct {
 
@@ -142,6 +143,7 @@ Plan make_plan(const Scenario& s, std::uint64_t seed, const std::string& run_id,
             plan.processes.push_back(std::move(p));
         }
     }
+    plan.faults = plan_faults(s, seed);
     return plan;
 }
 
@@ -307,7 +309,8 @@ json plan_to_json(const Plan& p) {
             {"run_id", p.run_id},
             {"run_dir", p.run_dir},
             {"channels", channels},
-            {"processes", processes}};
+            {"processes", processes},
+            {"faults", faults_to_json(p.faults)}};
 }
 
 // ---- from JSON -------------------------------------------------------------
@@ -590,7 +593,9 @@ Plan read_plan(const In& in) {
 
 Plan plan_from_json(const json& j) {
     try {
-        return read_plan(In(j, "plan"));
+        Plan p = read_plan(In(j, "plan"));
+        if (j.contains("faults")) p.faults = faults_from_json(j["faults"], p.processes.size());
+        return p;
     } catch (const json::exception& e) {
         IPCT_FAIL(std::string("bad plan: ") + e.what());
     }

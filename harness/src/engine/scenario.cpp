@@ -32,6 +32,7 @@
 #include "ipctorture/exec.hpp"
 #include "ipctorture/message.hpp"
 #include "ipctorture/plugin_loader.hpp"
+#include "scenario_faults.hpp"
 #include "scenario_schedule.hpp"
 
 namespace ipct {
@@ -98,7 +99,7 @@ Item element(const std::string& file, const std::string& name, const Node& n) {
 const std::vector<ScenarioKeys> kKnownKeys = {
     {"scenario",
      {"name", "description", "seed", "timeout", "channels", "processes", "checks", "matrix",
-      "expect", "perturb", "cpus"}},
+      "expect", "perturb", "cpus", "faults"}},
     {"channel", {"backend", "options", "bounds", "mutant"}},
     {"bounds", {"max_loss", "max_duplicate", "max_reorder"}},
     {"process",
@@ -110,6 +111,9 @@ const std::vector<ScenarioKeys> kKnownKeys = {
     {"matrix_backend", {"backend", "options"}},
     {"plugin_backend", {"plugin", "options"}},
     {"perturb", {"probability", "max_sleep", "max_spin", "kinds", "sites"}},
+    {"fault", {"action", "target", "at", "after", "random", "pause", "signal"}},
+    {"fault_after", {"process", "messages"}},
+    {"fault_random", {"rate", "from", "until"}},
 };
 
 // A YAML map checked on construction: plain scalar keys, no key twice and,
@@ -271,6 +275,7 @@ Scenario Loader::scenario(const Node& root) const {
     }
     if (const Item* f = top.find("perturb")) s.perturb = load_perturb(file_, f->node, f->loc);
     if (const Item* f = top.find("cpus")) s.cpus = load_cpus(file_, f->node, f->loc);
+    if (const Item* f = top.find("faults")) s.faults = load_faults(file_, f->node, f->loc);
     return s;
 }
 

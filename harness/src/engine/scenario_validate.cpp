@@ -15,6 +15,7 @@
 #include "ipctorture/errors.hpp"
 #include "ipctorture/message.hpp"
 #include "ipctorture/scenario.hpp"
+#include "scenario_faults.hpp"
 
 namespace ipct {
 namespace {
@@ -358,6 +359,7 @@ void validate_scenario(const Scenario& s) {
     check_sizes(s);
     check_endpoint_options(s);
     check_signalers(s, process_names(s));
+    check_faults(s);
 }
 
 std::vector<std::string> process_names(const Scenario& s) {
@@ -415,6 +417,12 @@ std::vector<std::uint32_t> resolve_target(const Scenario& s, const std::vector<s
 }
 
 }  // namespace
+
+std::vector<std::uint32_t> fault_targets(const Scenario& s, const FaultSpec& f) {
+    std::vector<std::uint32_t> out = resolve_target(s, process_names(s), f.target);
+    std::sort(out.begin(), out.end());
+    return out;
+}
 
 std::vector<std::uint32_t> signaler_targets(const Scenario& s, const ProcessSpec& p) {
     const std::vector<std::string> names = process_names(s);

@@ -260,6 +260,13 @@ std::vector<int> read_thread_status(const std::string& run_dir, std::size_t proc
 }
 
 void validate_threads_mode(const Scenario& s) {
+    if (!s.faults.empty()) {
+        const SourceLoc& l = s.faults.front().loc;
+        throw ScenarioError(l.file, l.line, l.column,
+                            "'faults' cannot run with --as-threads: a fault stops or kills a "
+                            "process, and every thread would go with it; run it without "
+                            "--as-threads");
+    }
     for (const ChannelSpec& ch : s.channels)
         if (ch.backend == "signal")
             throw ScenarioError(ch.loc.file, ch.loc.line, ch.loc.column,

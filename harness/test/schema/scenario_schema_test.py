@@ -42,6 +42,9 @@ KIND_POINTERS = {
     "matrix_backend": "/definitions/matrix_backend",
     "plugin_backend": "/definitions/plugin_backend",
     "perturb": "/definitions/perturb_map",
+    "fault": "/definitions/fault",
+    "fault_after": "/definitions/fault_after",
+    "fault_random": "/definitions/fault_random",
 }
 
 failures = []
