@@ -28,6 +28,7 @@ using YAML::Node;
 const char* const kFaultKeys[] = {"faults", "syscall_faults", "proxy"};
 
 constexpr double kMinDurationS = 0.01;
+constexpr std::uint64_t kCut = 16;
 constexpr double kMinPerturbProbability = 0.01;
 
 std::optional<std::uint64_t> uint_of(const Node& n) {
@@ -104,6 +105,7 @@ class Steps {
     std::vector<Place> places() const;
 
     void minimum_workloads();
+    void cut_workloads();
     void drop_fault_keys();
     void remove_processes();
     void bypass_relays();
@@ -126,6 +128,7 @@ class Steps {
 
 std::vector<ShrinkStep> Steps::all() {
     minimum_workloads();
+    cut_workloads();
     drop_fault_keys();
     remove_processes();
     bypass_relays();
@@ -172,6 +175,27 @@ void Steps::minimum_workloads() {
                 "duration of " + l + ": " + seconds_text(*d) + " -> " + seconds_text(kMinDurationS),
                 [i](Node& t) {
                     t["processes"][i]["workload"]["duration"] = seconds_text(kMinDurationS);
+                });
+    }
+}
+
+// A sixteenth of a message count or duration: a step big enough that the
+// steps after it run short scenarios, small enough to keep a bug that needs
+// more than one message.
+void Steps::cut_workloads() {
+    for (std::size_t i = 0; i < procs_.size(); ++i) {
+        const Node w = procs_[i]["workload"];
+        if (!w || !w.IsMap()) continue;
+        const std::string l = label(procs_[i], i);
+        if (auto m = uint_of(w["messages"]); m && *m / kCut > 1)
+            add("messages-cut:" + l,
+                "messages of " + l + ": " + std::to_string(*m) + " -> " + std::to_string(*m / kCut),
+                [i, n = *m / kCut](Node& t) { t["processes"][i]["workload"]["messages"] = n; });
+        if (auto d = duration_of(w["duration"]); d && *d / kCut > kMinDurationS)
+            add("duration-cut:" + l,
+                "duration of " + l + ": " + seconds_text(*d) + " -> " + seconds_text(*d / kCut),
+                [i, c = *d / kCut](Node& t) {
+                    t["processes"][i]["workload"]["duration"] = seconds_text(c);
                 });
     }
 }
