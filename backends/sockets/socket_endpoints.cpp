@@ -313,15 +313,30 @@ IoResult DatagramReader::receive(std::span<std::byte> buf) {
 
 // ---------------------------------------------------------------- writers
 
-SocketWriter::SocketWriter(int fd, bool stream, ChannelControl ctl, std::uint32_t rank)
-    : fd_(fd), stream_(stream), ctl_(std::move(ctl)), rank_(rank) {}
+SocketWriter::SocketWriter(int fd, bool stream, ChannelControl ctl, std::uint32_t rank,
+                           Reconnect reconnect)
+    : fd_(fd),
+      stream_(stream),
+      ctl_(std::move(ctl)),
+      rank_(rank),
+      reconnect_(std::move(reconnect)) {}
 
 SocketWriter::~SocketWriter() {
     close();
 }
 
 IoResult SocketWriter::send(std::span<const std::byte> msg) {
-    if (stream_) return write_full(fd_, msg.data(), msg.size());
+    if (stream_) {
+        IoResult r = write_full(fd_, msg.data(), msg.size());
+        for (int k = 0; k < kMaxReconnects && !r.ok() && (r.err == ECONNRESET || r.err == EPIPE);
+             ++k) {
+            if (!connect_again()) break;
+            const std::size_t calls = r.calls;
+            r = write_full(fd_, msg.data(), msg.size());
+            r.calls += calls;
+        }
+        return r;
+    }
     IoResult r;
     const ssize_t n =
         retry_eintr([&] { return ::send(fd_, msg.data(), msg.size(), MSG_NOSIGNAL); });
@@ -335,6 +350,19 @@ IoResult SocketWriter::send(std::span<const std::byte> msg) {
 
 IoResult SocketWriter::receive(std::span<std::byte>) {
     return not_this_side();
+bool SocketWriter::connect_again() {
+    if (!reconnect_) return false;
+    try {
+        const int fd = reconnect_();
+        ::close(fd_);
+        fd_ = fd;
+    } catch (const std::exception&) {
+        return false;  // the send's own error stands
+    }
+    ctl_.word(kConnectedWord).fetch_add(1, std::memory_order_acq_rel);
+    return true;
+}
+
 }
 
 // The socket is closed before the writer counts as gone, so a reader that

@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -106,19 +107,31 @@ class DatagramReader final : public Endpoint {
 // A writer: a client socket connected to the server.  stream: send() writes
 // the whole message, resuming short writes; otherwise one send() call is one
 // message.  close() closes the socket, then marks the writer gone.
+//
+// reconnect (a stream behind a chaos proxy, socket_proxy.hpp): when a send
+// finds the connection reset or broken, the writer connects again (counted
+// in kConnectedWord) and sends the whole message again on the new
+// connection, at most kMaxReconnects times for one message.  The message
+// never arrived whole on the old connection: the reset came after the
+// proxy's cut, which lies at or before this message's bytes.
 class SocketWriter final : public Endpoint {
   public:
-    SocketWriter(int fd, bool stream, ChannelControl ctl, std::uint32_t rank);
+    using Reconnect = std::function<int()>;  // a new connected fd, or throws
+    static constexpr int kMaxReconnects = 8;
+    SocketWriter(int fd, bool stream, ChannelControl ctl, std::uint32_t rank,
+                 Reconnect reconnect = {});
     ~SocketWriter() override;
     IoResult send(std::span<const std::byte> msg) override;
     IoResult receive(std::span<std::byte> buf) override;
     void close() override;
 
   private:
+    bool connect_again();
     int fd_;
     bool stream_;
     ChannelControl ctl_;
     std::uint32_t rank_;
+    Reconnect reconnect_;
 };
 
 }  // namespace ipct

@@ -35,6 +35,7 @@
 #include "common/fd_stream.hpp"
 #include "common/socket_util.hpp"
 #include "common/sysinfo.hpp"
+#include "ipctorture/socket_proxy.hpp"
 #include "sockets/mutant_whole_read.hpp"
 #include "sockets/socket_endpoints.hpp"
 
@@ -252,7 +253,8 @@ json make_server(Kind k, const ChannelSetup& ch, const SocketOptions& s) {
         if (un && ::chmod(path.c_str(), 0600) != 0) IPCT_FAIL_ERRNO("chmod " + path);
         const int backlog = std::max<int>(SOMAXCONN, static_cast<int>(ch.writers));
         if (connected(k) && ::listen(fd.get(), backlog) != 0) IPCT_FAIL_ERRNO("listen");
-        ChannelControl::create(control_path(ch), ch.writers);
+        // With a proxy the readers' one writer is the proxy.
+        ChannelControl::create(control_path(ch), ch.proxied ? 1 : ch.writers);
     } catch (...) {
         if (un) ::unlink(path.c_str());
         ::unlink(control_path(ch).c_str());
@@ -260,6 +262,30 @@ json make_server(Kind k, const ChannelSetup& ch, const SocketOptions& s) {
     }
     st["fd"] = fd.release();
     return st;
+}
+
+// A proxied channel (socket_proxy.hpp): the proxy's socket, bound like the
+// server's, is where writers go ("port"); the server's port stays for the
+// proxy ("server_port"); the writers get a control file of their own.
+void add_proxy_front(Kind k, const ChannelSetup& ch, const SocketOptions& s, json& st) {
+    FdGuard fd(::socket(AF_INET, socket_type(k) | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    if (fd.get() < 0) IPCT_FAIL_ERRNO("socket for the proxy of channel '" + ch.name + "'");
+    if (int e = set_socket_buffer(fd.get(), SO_RCVBUF, s.rcvbuf)) {
+        errno = e;
+        IPCT_FAIL_ERRNO("SO_RCVBUF " + std::to_string(s.rcvbuf));
+    }
+    sockaddr_in ia = loopback_address(0);
+    socklen_t len = sizeof ia;
+    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&ia), sizeof ia) != 0)
+        IPCT_FAIL_ERRNO("bind 127.0.0.1:0 (proxy)");
+    if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&ia), &len) != 0)
+        IPCT_FAIL_ERRNO("getsockname");
+    const int backlog = std::max<int>(SOMAXCONN, static_cast<int>(ch.writers));
+    if (connected(k) && ::listen(fd.get(), backlog) != 0) IPCT_FAIL_ERRNO("listen (proxy)");
+    ChannelControl::create(proxy_front_control_path(ch), ch.writers);
+    st["server_port"] = st.at("port");
+    st["port"] = ntohs(ia.sin_port);
+    st["proxy_fd"] = fd.release();
 }
 
 // A writer's send buffer: what the options ask, and for unix datagrams and
@@ -331,20 +357,45 @@ class SocketBackend final : public Backend {
     }
 
     json create(const ChannelSetup& ch) override {
-        return make_server(kind_, ch, parse_options(kind_, ch.options));
+        const SocketOptions s = parse_options(kind_, ch.options);
+        json st = make_server(kind_, ch, s);
+        if (!ch.proxied) return st;
+        try {
+            add_proxy_front(kind_, ch, s, st);
+        } catch (...) {
+            ::close(st.at("fd").get<int>());
+            cleanup(ch, st);
+            throw;
+        }
+        return st;
     }
     std::vector<int> inherited_fds(const json& st, Direction d) const override {
         if (d == Direction::kWrite) return {};
         return {st.at("fd").get<int>()};
     }
-    void after_spawn(const json& st) override { ::close(st.at("fd").get<int>()); }
+    void after_spawn(const json& st) override {
+        ::close(st.at("fd").get<int>());
+        if (st.contains("proxy_fd")) ::close(st.at("proxy_fd").get<int>());
+    }
+    // A writer of a proxied channel is gone from the proxy's side.
+    void process_gone(const ChannelSetup& ch, const json& st, Direction d) override {
+        if (!ch.proxied || d != Direction::kWrite) return Backend::process_gone(ch, st, d);
+        const std::string front = proxy_front_control_path(ch);
+        if (::access(front.c_str(), F_OK) == 0) ChannelControl(front).writer_gone(ch.rank);
+    }
     std::unique_ptr<Endpoint> open(const ChannelSetup& ch, const json& st, Direction d) override {
         const SocketOptions s = parse_options(kind_, ch.options);
-        ChannelControl ctl(control_path(ch));
+        ChannelControl ctl(ch.proxied && d == Direction::kWrite ? proxy_front_control_path(ch)
+                                                                : control_path(ch));
         if (d == Direction::kWrite) {
             const int fd = connect_writer(kind_, ch, st, s);
             if (connected(kind_)) ctl.word(kConnectedWord).fetch_add(1, std::memory_order_acq_rel);
-            return std::make_unique<SocketWriter>(fd, stream(kind_), std::move(ctl), ch.rank);
+            // Only a proxy cuts connections: a writer behind one connects again.
+            SocketWriter::Reconnect again;
+            if (ch.proxied && stream(kind_))
+                again = [k = kind_, ch, st, s] { return connect_writer(k, ch, st, s); };
+            return std::make_unique<SocketWriter>(fd, stream(kind_), std::move(ctl), ch.rank,
+                                                  std::move(again));
         }
         const int fd = st.at("fd").get<int>();
         if (::fcntl(fd, F_GETFD) < 0) IPCT_FAIL_ERRNO("inherited server socket fd is not open");
@@ -361,6 +412,7 @@ class SocketBackend final : public Backend {
     void cleanup(const ChannelSetup& ch, const json&) override {
         if (unix_family(kind_)) ::unlink(socket_path(ch).c_str());
         ::unlink(control_path(ch).c_str());
+        if (ch.proxied) ::unlink(proxy_front_control_path(ch).c_str());
     }
     std::string explain() const override { return explain_for(kind_); }
 

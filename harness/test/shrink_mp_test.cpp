@@ -152,6 +152,33 @@ TEST(Shrink, BadInputIsExit2BeforeAnythingRuns) {
     EXPECT_TRUE(root.entries().empty()) << "nothing ran";
 }
 
+// SIGINT in the middle: the shrinker stops, writes the smallest scenario
+// found so far with a header that says so, and exits 128+2.  A run the
+// signal caught keeps its directory, as an interrupted `run` does, and
+// `clean` removes it.  The signal is sent once the first step is reported;
+// the wait for that is bounded and the reduction has many steps left then.
+TEST(Shrink, AnInterruptWritesWhatItHasSoFar) {
+    TempDir root, scratch;
+    const std::string out = scratch.path + "/out.yaml";
+    const std::string o = scratch.path + "/shrink.out", e = scratch.path + "/shrink.err";
+    const pid_t pid = spawn_binary({"shrink", source(kLarge), "-o", out}, root.path, o, e);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    while (slurp(e).find("\n[1] ") == std::string::npos &&
+           std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    ::kill(pid, SIGINT);
+    bool timed_out = false;
+    const int status = wait_bounded(pid, std::chrono::seconds(120), &timed_out);
+    ASSERT_FALSE(timed_out);
+    EXPECT_EQ(status, 130) << slurp(o) << slurp(e);
+    const std::string text = slurp(out);
+    EXPECT_NE(text.find("; interrupted."), std::string::npos) << text;
+    EXPECT_NO_THROW(ipct::load_scenario(out));
+    auto c = run_binary({"clean", "--root", root.path}, root.path, scratch.path);
+    EXPECT_EQ(c.status, 0) << c.out << c.err;
+    EXPECT_TRUE(root.entries().empty());
+}
+
 // With no budget left after the original's runs, the original is written as
 // it is (flattened, with its header) and the header says why.
 TEST(Shrink, TheBudgetStopsIt) {

@@ -77,6 +77,10 @@ struct ChannelSetup {
     std::uint32_t rank = 0;              // its index among the readers (or writers), from 0
     Options endpoint;                    // its per-process options (the process's 'options:')
     std::string mutant;                  // Backend::mutants() name, empty = the correct code
+    // A chaos proxy relays between writers and readers (tcp, udp: the
+    // channel's `proxy:`, socket_proxy.hpp): writers reach the proxy, the
+    // proxy the readers.
+    bool proxied = false;
 };
 
 class Endpoint {

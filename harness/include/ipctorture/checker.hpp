@@ -183,6 +183,16 @@ struct ChannelStats {
     std::uint64_t corrupted = 0;
     std::uint64_t unexpected = 0;
     std::uint64_t garbage_bytes = 0;
+// What a channel's chaos proxy logged (socket_proxy.hpp), by action.
+struct ProxyStats {
+    bool present = false;  // the channel had a proxy and its log was read
+    bool exited = false;   // it ended cleanly, having forwarded all it held
+    std::uint64_t dropped = 0, duplicated = 0, reordered = 0, delayed = 0;
+    std::uint64_t overtaken = 0;  // reordered or delayed datagrams a later one of their origin passed
+    std::uint64_t split = 0, tcp_delayed = 0, cut = 0, resumed = 0;
+    std::uint64_t excused = 0;  // receives and missing messages the cuts account for
+};
+
     std::uint64_t fifo_violations = 0;
     std::uint64_t order_violations = 0;  // priority / selective rule
     std::uint64_t counter_value = 0;     // counter channels: the final value observed
@@ -207,6 +217,7 @@ struct ProcessStats {
     std::uint32_t exit_code = 0;
     int status = -1;  // raw wait status from the orchestrator log; -1 = not reported
     bool killed_by_harness = false;
+    ProxyStats proxy;
     bool hung = false;  // the watchdog stopped it
     // A signaler's kNote kSignalsSent: signals sent, which, targets reached.
     std::uint64_t signals_sent = 0;
@@ -249,6 +260,8 @@ struct CheckMemoryStats {
 struct CheckOptions {
     // Findings kept per kind; CheckResult::counts stays exact.  Kinds found
     // while streaming (duplicated, corrupted, unexpected, fifo) keep the
+    // Chaos proxies' logs (Op::kProxyAction), by plan channel (empty = none).
+    std::vector<std::span<const Record>> proxies;
     // first ones in time; lost keeps the smallest (channel, origin, seq);
     // hang and crash keep the orchestrator log's order.  The kept findings
     // are sorted by (kind, channel, origin, seq), ties in that same order.

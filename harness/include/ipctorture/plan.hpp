@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
@@ -28,6 +29,7 @@ struct PlannedChannel {
     Bounds bounds;         // tolerated loss, duplication, reordering rates
     std::string mutant;    // a planted bug (Backend::mutants()); empty = none
     nlohmann::json state;  // what backend create() returned (paths, fds)
+    std::optional<ProxySpec> proxy;  // a chaos proxy sits between writers and readers
     bool operator==(const PlannedChannel&) const = default;
 };
 
@@ -117,3 +119,5 @@ std::string event_log_path(const std::string& run_dir, std::uint32_t process);
 std::string orchestrator_log_path(const std::string& run_dir);
 
 }  // namespace ipct
+// The event log of channel c's chaos proxy (Op::kProxyAction records).
+std::string proxy_log_path(const std::string& run_dir, std::uint32_t channel);

@@ -137,6 +137,25 @@ struct CpuPlacement {
 };
 const char* placement_name(CpuPlacement::Kind k);
 
+// A chaos proxy on a tcp or udp channel (`proxy:`): a relay in a process of
+// its own between the channel's writers and its readers, acting on the
+// traffic.  Every decision is drawn from the run seed and the message's
+// (origin, seq), so one seed makes the same decisions (socket_proxy.hpp).
+struct ProxySpec {
+    double drop = 0;       // udp: a datagram is not forwarded
+    double duplicate = 0;  // udp: a datagram is forwarded twice
+    double reorder = 0;    // udp: a datagram is held until the next one has gone
+    // udp: a datagram waits, the others pass; tcp: a frame and what follows
+    // it on its connection wait.  The wait is uniform in [0, max_delay_s].
+    double delay = 0;
+    double max_delay_s = 0.001;
+    std::uint32_t max_segment = 0;  // tcp: frames forwarded in writes of at most this; 0 = whole
+    double cut = 0;                 // tcp: a connection is cut inside this frame
+    std::uint64_t cut_after = 0;    // tcp: every connection is cut after this many bytes; 0 = never
+    SourceLoc loc;
+    bool operator==(const ProxySpec&) const = default;
+};
+
 struct ChannelSpec {
     std::string name;
     std::string backend;
@@ -147,6 +166,7 @@ struct ChannelSpec {
     std::string mutant;
     SourceLoc mutant_loc;
     SourceLoc loc;
+    std::optional<ProxySpec> proxy;  // a chaos proxy between writers and readers (tcp, udp)
     bool operator==(const ChannelSpec&) const = default;
 };
 

@@ -31,12 +31,17 @@ struct WorkerArgs {
     std::string run_dir;
     unsigned process = 0;
     bool threads = false;  // threads mode: every planned process, `process` unused
+    unsigned proxy_channel = 0;  // proxy mode (`--proxy C`): channel C's chaos proxy
     long parent = 0;
     int ready_fd = -1;
     int go_fd = -1;
 };
 
 int worker_main(const WorkerArgs& a);
+// A channel's chaos proxy (socket_proxy.hpp) as a process of the run: the
+// same contract as a worker (death signal, start barrier, its own event
+// log, proxy_log_path), exit 0 once it has forwarded all it will.
+int proxy_main(const WorkerArgs& a);
 int worker_threads_main(const WorkerArgs& a);
 
 // threads.status: one 32-bit slot per planned process, -1 while its thread

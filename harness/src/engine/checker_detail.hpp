@@ -356,6 +356,35 @@ struct LostCandidate {
     bool relay;
 };
 
+    bool after_dead_readers = false;  // sent after every killed reader had ended
+};
+
+// A channel whose readers partly died (checker_faults.cpp): the others
+// drained it, so a missing message is lost unless a dead reader took it.
+struct DeadReaders {
+    bool applies = false;
+    std::uint64_t cutoff = 0;  // the last dead reader's end: no later send reached one
+    bool bounded = false;      // a dead reader held at most one message
+    std::uint64_t holders = 0;
+    std::uint64_t pool = 0;  // missing messages sent before the cutoff
+    std::vector<std::uint32_t> dead;
+};
+
+// A chaos proxy's cut of a tcp connection (socket_proxy.hpp): frames of
+// `origin` from `seq` up to `resume` (exclusive; the first frame of its next
+// connection) were in flight; `partial` bytes of frame seq went through.
+struct ProxyCut {
+    std::uint32_t origin = 0;
+    std::uint64_t seq = 0;
+    std::uint32_t partial = 0;
+    std::uint64_t resume = ~std::uint64_t{0};
+    bool tail_seen = false;  // the truncated frame (or its bytes) has been accounted for
+};
+struct ProxyState {
+    bool present = false;
+    bool exited = false;
+    std::vector<ProxyCut> cuts;
+    std::map<std::pair<std::uint32_t, std::uint64_t>, std::uint32_t> duplicates;  // left to excuse
 // One run of check_history.  checker_merge.cpp: the merge and the per-record
 // rules; checker.cpp: the orchestrator log, the end-of-run verdicts and the
 // findings.
@@ -400,6 +429,12 @@ class Checker {
     void on_hang(std::uint64_t i, const Record& r);
     void judge_streams(std::vector<LostCandidate>& lost);
     bool loss_provable(std::size_t c) const;
+    void read_proxies();  // checker_proxy.cpp
+    bool proxy_excuses_missing(std::uint32_t c, std::uint32_t origin, std::uint64_t seq) const;
+    bool proxy_excuses_corrupt(const Record& r);
+    bool proxy_excuses_garbage(const Record& r);
+    bool proxy_excuses_duplicate(const Record& r);
+    bool proxy_excuses_order(const Record& r, std::uint32_t sender, std::uint64_t later_send);
     void judge_stream(const Stream& s, bool provable, std::vector<LostCandidate>& lost);
     void judge_relays(std::vector<LostCandidate>& lost);
     void report_lost(std::vector<LostCandidate>& lost);
@@ -430,6 +465,8 @@ class Checker {
     std::vector<FifoTracker> fifos_;
     std::unordered_map<std::uint64_t, std::uint32_t> fifo_ids_;  // (channel, sender)
     std::vector<RelayPending> relays_;
+    std::vector<DeadReaders> dead_;  // by channel
+    std::vector<ProxyState> proxies_;  // by channel
     std::vector<OrderTracker> orders_;
     std::vector<std::uint64_t> pos_;  // merge cursor per log
     std::array<std::size_t, kFindingKinds> kept_{};

@@ -441,8 +441,10 @@ int cli_main(int argc, char** argv) {
     worker->add_option("--run-dir", wa.run_dir)->required();
     auto* wproc = worker->add_option("--process", wa.process);
     auto* wthreads = worker->add_flag("--threads", wa.threads);
+    auto* wproxy = worker->add_option("--proxy", wa.proxy_channel);  // a channel's chaos proxy
     wproc->excludes(wthreads);
     wthreads->excludes(wproc);
+    wproxy->excludes(wproc)->excludes(wthreads);
     worker->add_option("--parent", wa.parent);
     worker->add_option("--ready-fd", wa.ready_fd)->required();
     worker->add_option("--go-fd", wa.go_fd)->required();
@@ -455,6 +457,7 @@ int cli_main(int argc, char** argv) {
     }
     if (worker->parsed()) {
         if (wa.threads) return worker_threads_main(wa);
+        if (wproxy->count() != 0) return proxy_main(wa);
         if (wproc->count() == 0) {
             std::cerr << "ipctorture worker: --process or --threads is required\n";
             return kExitUsage;

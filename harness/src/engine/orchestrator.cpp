@@ -23,6 +23,8 @@
 #include "ipctorture/boost_process.hpp"
 #include "ipctorture/event_log.hpp"
 #include "ipctorture/sigsafe.hpp"
+#include "ipctorture/syscall_faults.hpp"
+#include "ipctorture/socket_proxy.hpp"
 #include "ipctorture/worker.hpp"
 #include "run_dir.hpp"
 
@@ -124,6 +126,7 @@ class Run {
   private:
     void create_channels();
     void spawn_all();
+    void spawn_proxies(int devnull);
     void spawn(int devnull, const std::vector<int>& fds, const std::string& log,
                std::vector<std::string> args, std::vector<std::string> env = {});
     std::vector<int> fds_for(const PlannedProcess& p) const;
@@ -153,6 +156,9 @@ class Run {
     std::vector<std::uint64_t> reaped_ns_;             // by plan process: when seen ended
     std::unique_ptr<FaultInjector> faults_;            // the plan's process faults
     std::size_t running_ = 0;
+    // procs_ from first_proxy_ on are chaos proxies, of these channels.
+    std::size_t first_proxy_ = 0;
+    std::vector<std::uint32_t> proxy_channel_;
     // Every worker has ended: start_loop's timers are cancelled, and a timer
     // whose expiry was already queued when they were (cancel() cannot reach
     // it) must not act, nor re-arm itself, or run() would never return.
@@ -284,12 +290,28 @@ void Run::spawn_all() {
     for (auto& ch : plan_.channels) find_backend(ch.backend)->after_spawn(ch.state);
     spawned_done_ = true;
 }
+    spawn_proxies(devnull);
 
 // Threads mode: by plan process, the exit code its thread's worker body
 // returned, or -1 while it runs (threads.status).  Process mode: all -1.
 std::vector<int> Run::thread_ends() const {
     if (!opt_.as_threads) return std::vector<int>(plan_.processes.size(), -1);
     return read_thread_status(dir_.path(), plan_.processes.size());
+}
+
+// A chaos proxy per channel that has one (socket_proxy.hpp): a process of
+// the run like a worker, after the workers in procs_, passing the same start
+// barrier; the run ends when they all have.
+void Run::spawn_proxies(int devnull) {
+    first_proxy_ = procs_.size();
+    for (const auto& ch : plan_.channels) {
+        if (!ch.proxy) continue;
+        std::vector<int> fds{ready_.w, go_.r, proxy_inherited_fd(ch.state)};
+        std::sort(fds.begin(), fds.end());
+        spawn(devnull, fds, "proxy." + std::to_string(ch.index) + ".log",
+              {"--proxy", std::to_string(ch.index)});
+        proxy_channel_.push_back(ch.index);
+    }
 }
 
 void Run::kill_running(const char* why) {
@@ -299,7 +321,11 @@ void Run::kill_running(const char* why) {
         for (std::size_t i = 0; i < ends_.size(); ++i)
             if (proc_of_[i] == k && ends_[i].status == -1 && threads[i] < 0)
                 ends_[i].killed_by_harness = true;
-        const std::string who = opt_.as_threads ? "the threads worker" : plan_.processes[k].name;
+        const std::string who =
+            k >= first_proxy_
+                ? "the proxy of channel " + plan_.channels[proxy_channel_[k - first_proxy_]].name
+            : opt_.as_threads ? "the threads worker"
+                              : plan_.processes[k].name;
         spdlog::warn("killing {} ({}): {}", who, procs_[k]->id(), why);
         ::kill(procs_[k]->id(), SIGKILL);
     }
@@ -329,6 +355,13 @@ void Run::worker_ended(std::size_t k, int status) {
             ends_[i].status = (threads[i] & 0xff) << 8;  // as if it had exited with that code
             ends_[i].killed_by_harness = false;
         } else {
+    if (k >= first_proxy_) {  // the readers must not wait for a proxy that has gone
+        const std::uint32_t c = proxy_channel_[k - first_proxy_];
+        if (status != 0) spdlog::warn("the proxy of channel {} ended with status {:#x}",
+                                      plan_.channels[c].name, status);
+        if (created_[c]) socket_proxy_gone(channel_setup(plan_, c));
+        return;
+    }
             ends_[i].status = status;
             // A fault's signal that ended the worker is the harness's doing,
             // not a crash.

@@ -40,6 +40,7 @@ PlannedChannel plan_channel(const Scenario& s, std::size_t i) {
     ch.bounds = spec.bounds;
     ch.mutant = spec.mutant;
     return ch;
+    ch.proxy = spec.proxy;
 }
 
 std::uint32_t channel_of(const Scenario& s, const std::string& name) {
@@ -154,6 +155,7 @@ ChannelSetup channel_setup(const Plan& plan, std::uint32_t c) {
     for (const PlannedProcess& p : plan.processes) {
         if (p.in_channel == c) ++s.readers;
         if (p.out_channel == c) ++s.writers;
+    s.proxied = ch.proxy.has_value();
     }
     return s;
 }
@@ -192,6 +194,11 @@ std::string orchestrator_log_path(const std::string& run_dir) {
 // ---- to JSON ---------------------------------------------------------------
 
 namespace {
+std::string proxy_log_path(const std::string& run_dir, std::uint32_t channel) {
+    return (std::filesystem::path(run_dir) / ("events.proxy." + std::to_string(channel) + ".log"))
+        .string();
+}
+
 
 const char* size_kind_name(SizeDist::Kind k) {
     switch (k) {
@@ -244,6 +251,19 @@ json bounds_json(const Bounds& b) {
 json request_json(const ReceiveRequest& r) {
     return {{"order", static_cast<int>(r.order)},
             {"match", static_cast<int>(r.match)},
+json proxy_json(const std::optional<ProxySpec>& p) {
+    if (!p) return nullptr;
+    return {{"drop", p->drop},
+            {"duplicate", p->duplicate},
+            {"reorder", p->reorder},
+            {"delay", p->delay},
+            {"max_delay", p->max_delay_s},
+            {"max_segment", p->max_segment},
+            {"cut", p->cut},
+            {"cut_after", p->cut_after},
+            {"loc", loc_json(p->loc)}};
+}
+
             {"type", r.type},
             {"per_reader", r.per_reader}};
 }
@@ -268,6 +288,7 @@ json channel_json(const PlannedChannel& c) {
             {"state", c.state}};
 }
 
+            {"proxy", proxy_json(c.proxy)},
 json process_json(const PlannedProcess& p) {
     json j = {{"index", p.index},
               {"name", p.name},
@@ -437,6 +458,27 @@ PlannedChannel read_channel(const In& in) {
     c.index = static_cast<std::uint32_t>(in.uint("index", kU32));
     c.name = in.str("name");
     c.backend = in.str("backend");
+std::optional<ProxySpec> read_proxy(const In& ch) {
+    if (ch.at("proxy").is_null()) return std::nullopt;
+    const In in = ch.obj("proxy");
+    ProxySpec p;
+    for (auto [key, field] : {std::pair{"drop", &ProxySpec::drop},
+                              std::pair{"duplicate", &ProxySpec::duplicate},
+                              std::pair{"reorder", &ProxySpec::reorder},
+                              std::pair{"delay", &ProxySpec::delay},
+                              std::pair{"cut", &ProxySpec::cut}}) {
+        const double v = in.num(key);
+        if (!(v >= 0 && v <= 1)) in.fail(std::string("'") + key + "' is not a probability");
+        p.*field = v;
+    }
+    p.max_delay_s = in.num("max_delay");
+    if (!(p.max_delay_s >= 0)) in.fail("'max_delay' is negative");
+    p.max_segment = static_cast<std::uint32_t>(in.uint("max_segment", kU32));
+    p.cut_after = in.uint("cut_after", ~std::uint64_t{0});
+    p.loc = read_loc(in.obj("loc"));
+    return p;
+}
+
     c.options = read_options(in.obj("options"), in.at("options"));
     for (const json& k : in.array("checks")) {
         std::optional<Check> check =
@@ -467,6 +509,7 @@ PlannedChannel read_channel(const In& in) {
 }
 
 std::uint32_t read_channel_ref(const In& in, const char* key, std::size_t channels) {
+    c.proxy = read_proxy(in);
     const json& v = in.at(key);
     if (v.is_null()) return kNoChannel;
     std::uint64_t c = in.uint(key, kU32);

@@ -242,6 +242,16 @@ nlohmann::json signal_safety_json(const SignalSafetyReport& r, const Plan& plan)
         j["role"] = role_name(plan.processes[r.process].role);
     }
     if (r.errno_clobbered) {
+    if (c.proxy.present) {
+        // What the chaos proxy logged, beside what the checker counted.
+        const ProxyStats& p = c.proxy;
+        j["proxy"] = {{"exited", p.exited},       {"dropped", p.dropped},
+                      {"duplicated", p.duplicated}, {"reordered", p.reordered},
+                      {"delayed", p.delayed},       {"overtaken", p.overtaken},
+                      {"split", p.split},           {"tcp_delayed", p.tcp_delayed},
+                      {"cut", p.cut},               {"resumed", p.resumed},
+                      {"excused", p.excused}};
+    }
         j["errno_before"] = errno_name(r.errno_before);
         j["errno_after"] = errno_name(r.errno_after);
     }

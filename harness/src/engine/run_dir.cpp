@@ -201,6 +201,13 @@ std::vector<std::unique_ptr<EventLogReader>> open_logs(const std::string& dir, c
         h.logs[i] = {readers.back()->data(), readers.back()->size()};
     }
     const std::string o = orchestrator_log_path(dir);
+    h.proxies.resize(plan.channels.size());
+    for (const PlannedChannel& c : plan.channels) {
+        const std::string p = proxy_log_path(dir, c.index);
+        if (!c.proxy || !fs::exists(p)) continue;
+        readers.push_back(std::make_unique<EventLogReader>(p));
+        h.proxies[c.index] = {readers.back()->data(), readers.back()->size()};
+    }
     if (fs::exists(o)) {
         readers.push_back(std::make_unique<EventLogReader>(o));
         h.orchestrator = {readers.back()->data(), readers.back()->size()};

@@ -33,6 +33,7 @@
 #include "ipctorture/message.hpp"
 #include "ipctorture/plugin_loader.hpp"
 #include "scenario_faults.hpp"
+#include "scenario_proxy.hpp"
 #include "scenario_schedule.hpp"
 
 namespace ipct {
@@ -99,10 +100,12 @@ Item element(const std::string& file, const std::string& name, const Node& n) {
 const std::vector<ScenarioKeys> kKnownKeys = {
     {"scenario",
      {"name", "description", "seed", "timeout", "channels", "processes", "checks", "matrix",
-      "expect", "perturb", "cpus", "faults"}},
-    {"channel", {"backend", "options", "bounds", "mutant"}},
+      "expect", "perturb", "cpus", "faults", "syscall_faults"}},
+    {"channel", {"backend", "options", "bounds", "mutant", "proxy"}},
     {"bounds", {"max_loss", "max_duplicate", "max_reorder"}},
     {"process",
+    {"proxy",
+     {"drop", "duplicate", "reorder", "delay", "max_delay", "max_segment", "cut", "cut_after"}},
      {"role", "name", "count", "channel", "input", "output", "workload", "options", "targets",
       "signal", "sigsafe", "perturb", "cpus", "program", "env"}},
     {"workload", {"messages", "duration", "size", "priority", "type", "rate", "start_delay"}},
@@ -475,6 +478,7 @@ ChannelSpec Loader::channel(const Item& it) const {
         ch.mutant = scalar(*mu, "a mutant name");
         ch.mutant_loc = mu->loc;
         std::vector<std::string> names;
+    if (const Item* p = m.find("proxy")) ch.proxy = load_proxy(file_, p->node, p->loc, p->key_loc, ch.backend);
         for (const MutantInfo& i : backend->mutants()) names.push_back(i.name);
         if (std::find(names.begin(), names.end(), ch.mutant) == names.end())
             fail_at(mu->loc, "unknown mutant '" + ch.mutant + "' for backend '" + ch.backend +

@@ -1,6 +1,8 @@
 // `ipctorture shrink` (shrink.hpp): the command, its runs and its output.
 #include "ipctorture/shrink.hpp"
 
+#include <signal.h>
+
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -50,6 +52,24 @@ void add_shrink_options(CLI::App& cmd, ShrinkArgs& a) {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// SIGINT or SIGTERM between runs (a run in progress handles them itself and
+// ends as interrupted): the signal, so that the shrinker stops before the
+// next run and still writes what it has.
+volatile sig_atomic_t g_stop = 0;
+
+void on_stop(int sig) {
+    g_stop = sig;
+}
+
+// The orchestrator's handling of these signals ends with each run (and
+// leaves them at their default), so this is installed again after each.
+void catch_stop_signals() {
+    struct sigaction sa {};
+    sa.sa_handler = on_stop;
+    sigemptyset(&sa.sa_mask);
+    for (int sig : {SIGINT, SIGTERM}) ::sigaction(sig, &sa, nullptr);
+}
 
 std::set<std::string> signatures_of(const ScenarioReport& r) {
     std::set<std::string> out;
@@ -133,6 +153,7 @@ class Shrinker {
     int run();
 
   private:
+    ScenarioReport one_run(const Scenario& s, std::uint64_t seed);
     void trial_runs(const Scenario& s, Trial& t, std::uint32_t from);
     Trial trial(const Scenario& s);
     bool kept(const Trial& t) const { return t.fails >= a_.min_fails; }
@@ -169,14 +190,29 @@ class Shrinker {
     int interrupted_ = 0;
 };
 
-void Shrinker::trial_runs(const Scenario& s, Trial& t, std::uint32_t from) {
+// One run; a stop signal that came before it makes it an interrupted run
+// that never started.
+ScenarioReport Shrinker::one_run(const Scenario& s, std::uint64_t seed) {
+    if (g_stop) {
+        ScenarioReport r;
+        r.ran = true;
+        r.outcome.interrupted = true;
+        r.outcome.interrupt_signal = g_stop;
+        return r;
+    }
     RunSettings rs;
     rs.keep_failed = false;  // a step's runs leave nothing behind
+    ScenarioReport r = run_report(s, seed, rs);
+    catch_stop_signals();
+    ++runs_;
+    return r;
+}
+
+void Shrinker::trial_runs(const Scenario& s, Trial& t, std::uint32_t from) {
     for (std::uint32_t i = from; i < a_.runs; ++i) {
         if (t.fails >= a_.min_fails || t.fails + (a_.runs - i) < a_.min_fails) break;
-        ScenarioReport r = run_report(s, repetition_seed(seed_, i), rs);
+        ScenarioReport r = one_run(s, repetition_seed(seed_, i));
         ++t.runs;
-        ++runs_;
         if (r.verdict() == ScenarioVerdict::kInterrupted) {
             t.interrupted = r.outcome.interrupt_signal ? r.outcome.interrupt_signal : 2;
             return;
@@ -204,10 +240,7 @@ Trial Shrinker::trial(const Scenario& s) {
 // (the signature with the most listed findings); then the rest of its runs.
 int Shrinker::establish(const Scenario& s, Trial& t) {
     if (target_.empty()) {
-        RunSettings rs;
-        rs.keep_failed = false;
-        ScenarioReport r = run_report(s, seed_, rs);
-        ++runs_;
+        ScenarioReport r = one_run(s, seed_);
         t.runs = 1;
         if (r.verdict() == ScenarioVerdict::kInterrupted)
             return 128 + (r.outcome.interrupt_signal ? r.outcome.interrupt_signal : 2);
@@ -389,6 +422,7 @@ int Shrinker::run() {
     before_ = scenario_size(current_, tree_);
     progress("shrink: " + file_ + (cell_.empty() ? "" : " [" + cell_ + "]") + ", seed " +
              std::to_string(seed_) + ": " + size_text(before_));
+    catch_stop_signals();
     Trial original;
     if (const int st = establish(current_, original); st != kExitPass) return st;
     update_hint(original);

@@ -35,6 +35,7 @@ KIND_POINTERS = {
     "scenario": "",
     "channel": "/definitions/channel",
     "bounds": "/definitions/bounds",
+    "proxy": "/definitions/proxy",
     "process": "/definitions/process",
     "workload": "/definitions/workload",
     "distribution": "/definitions/distribution_map",
