@@ -348,6 +348,35 @@ processes:
     EXPECT_EQ(z.faults, 6u) << "four faults, one proxy, one syscall fault";
 }
 
+// With the loader's own `faults:`: an entry removed is a scenario with one
+// fault fewer, and a process a fault targets cannot go while the fault stays.
+TEST(ShrinkSteps, ProcessFaultsGoBeforeTheProcessesTheyTarget) {
+    const YAML::Node tree = YAML::Load(R"(name: t
+channels: {a: {backend: pipe}}
+processes:
+  - {role: producer, channel: a, workload: {messages: 30}}
+  - {role: consumer, name: c, channel: a}
+  - {role: consumer, name: d, channel: a}
+faults:
+  - {action: stop, target: d, at: 5ms, pause: 10ms}
+  - {action: signal, target: c, at: 2ms, signal: SIGUSR2}
+)");
+    ASSERT_EQ(load(tree).faults.size(), 2u);
+    const auto steps = shrink_steps(tree);
+    const ShrinkStep* all = find_step(steps, "drop:scenario.faults");
+    const ShrinkStep* one = find_step(steps, "drop-entry:faults of scenario[0]");
+    const ShrinkStep* d = find_step(steps, "remove:consumer 'd'");
+    ASSERT_TRUE(all && one && d);
+    EXPECT_LT(all - steps.data(), d - steps.data()) << "faults go first";
+    EXPECT_TRUE(load(all->tree).faults.empty());
+    const Scenario sc = load(one->tree);
+    ASSERT_EQ(sc.faults.size(), 1u);
+    EXPECT_EQ(sc.faults[0].target.text, "c");
+    EXPECT_THROW(load(d->tree), ScenarioError) << "a fault still targets d";
+    const ScenarioSize z = scenario_size(load(tree), tree);
+    EXPECT_EQ(z.faults, 2u);
+}
+
 TEST(ShrinkSteps, SizesArePlannedTotals) {
     const Scenario s = load(YAML::Load(kRich));
     const ScenarioSize z = scenario_size(s, YAML::Load(kRich));
