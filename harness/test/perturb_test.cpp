@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <set>
 #include <thread>
@@ -308,6 +310,114 @@ TEST(ScenarioCpus, ErrorsNameTheNode) {
     expect_error(with("", "", "cpus: {cpu: 0}"), top, 11, "expected any, same, spread");
     expect_error(with("cpus: [" + first + ", " + first + "]"), top, 10 + int(first.size()),
                  "listed twice");
+}
+
+// A trace fed by a perturber driven over `visits` visits of each site, in
+// an order that depends on `shuffle` (another run interleaves the sites
+// differently; each site's own stream must not care).
+PerturbTrace traced(const PerturbConfig& c, std::uint64_t seed, std::uint64_t visits,
+                    std::uint64_t shuffle) {
+    Perturber p(c, seed);
+    PerturbTrace t;
+    std::array<std::uint64_t, kSites> left;
+    left.fill(visits);
+    for (std::uint64_t i = 0, x = shuffle;; ++i) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        int k = int((x >> 33) % kSites);
+        while (left[k] == 0 && std::any_of(left.begin(), left.end(), [](auto v) { return v; }))
+            k = (k + 1) % kSites;
+        if (left[k] == 0) break;
+        --left[k];
+        const Site s = Site(k);
+        const std::uint64_t n = p.visits(s);
+        const PerturbDecision d = p.next(s);
+        if (d.kind != PerturbKind::kNone) t.add(s, n, d, p);
+    }
+    t.finish(p);
+    return t;
+}
+
+TEST(PerturbTrace, SameSeedSameDecisionsWhateverTheInterleaving) {
+    const PerturbConfig c = parse("p=0.3,kinds=yield+spin+sleep,sites=calls+windows");
+    const PerturbTrace a = traced(c, 42, 300, 1), b = traced(c, 42, 300, 2);
+    EXPECT_NE(a.entries, b.entries) << "the interleavings differ, so the lists' orders do";
+    EXPECT_TRUE(perturb_trace_differences(a, b).empty());
+    EXPECT_EQ(a.sites, b.sites);
+    EXPECT_FALSE(a.truncated);
+    std::uint64_t acted = 0;
+    for (const PerturbSiteTrace& s : a.sites) {
+        EXPECT_EQ(s.visits, 300u);
+        EXPECT_EQ(s.covered, 300u);
+        EXPECT_GT(s.acted, 30u);
+        acted += s.acted;
+    }
+    EXPECT_EQ(acted, a.entries.size());
+    for (const PerturbTraceEntry& e : a.entries)
+        EXPECT_EQ(e.decision, perturb_decide(c, 42, e.site, e.visit));
+}
+
+TEST(PerturbTrace, AnotherSeedDiffers) {
+    const PerturbConfig c = parse("p=0.3,kinds=yield+spin+sleep,sites=calls+windows");
+    const std::vector<std::string> d =
+        perturb_trace_differences(traced(c, 42, 300, 1), traced(c, 43, 300, 1));
+    ASSERT_FALSE(d.empty());
+    EXPECT_NE(d[0].find("differ"), std::string::npos) << d[0];
+}
+
+// One changed decision is found, by its list and by its site's digest.
+TEST(PerturbTrace, OneChangedDecisionIsFound) {
+    const PerturbConfig c = parse("p=0.3,kinds=spin,spin=1000,sites=calls");
+    const PerturbTrace a = traced(c, 7, 100, 1);
+    PerturbTrace b = a;
+    ASSERT_FALSE(b.entries.empty());
+    PerturbTraceEntry& e = b.entries[b.entries.size() / 2];
+    e.decision.amount += 1;
+    PerturbSiteTrace& st = b.sites[int(e.site)];
+    st.digest ^= 1;
+    const std::vector<std::string> d = perturb_trace_differences(a, b);
+    ASSERT_EQ(d.size(), 2u);
+    EXPECT_NE(d[0].find(std::string(site_name(e.site)) + ": the decisions differ from visit " +
+                        std::to_string(e.visit)),
+              std::string::npos)
+        << d[0];
+    EXPECT_NE(d[1].find("digests"), std::string::npos) << d[1];
+}
+
+// More visits than the list holds: the list stops, the counts and digests go
+// on, and two runs are compared over the visits both lists cover.
+TEST(PerturbTrace, BoundedAndComparedOverWhatBothCover) {
+    const PerturbConfig c = parse("p=1,kinds=yield,sites=calls+windows");
+    const PerturbTrace a = traced(c, 5, 1000, 1), b = traced(c, 5, 1000, 3);
+    EXPECT_TRUE(a.truncated);
+    EXPECT_EQ(a.entries.size(), kPerturbTraceLimit);
+    std::uint64_t covered = 0;
+    for (const PerturbSiteTrace& s : a.sites) {
+        EXPECT_EQ(s.visits, 1000u);
+        EXPECT_EQ(s.acted, 1000u);
+        EXPECT_LT(s.covered, 1000u);
+        covered += s.covered;
+    }
+    EXPECT_EQ(covered, kPerturbTraceLimit) << "p=1: every covered visit is listed";
+    EXPECT_TRUE(perturb_trace_differences(a, b).empty());
+}
+
+// The thread's own perturber records what perturb_point carried out.
+TEST(PerturbTrace, PerturbPointRecords) {
+    const PerturbConfig c = parse("p=0.5,kinds=yield+spin,spin=10,sites=calls");
+    perturb_configure(c, 99);
+    for (int i = 0; i < 200; ++i) perturb_point(i % 3 ? Site::kBeforeSend : Site::kAfterReceive);
+    perturb_point(Site::kWindow);  // not a call site: visited, never acted on
+    const PerturbTrace t = perturb_trace();
+    EXPECT_EQ(t.sites[int(Site::kBeforeSend)].visits, 133u);
+    EXPECT_EQ(t.sites[int(Site::kAfterReceive)].visits, 67u);
+    EXPECT_EQ(t.sites[int(Site::kWindow)].visits, 1u);
+    EXPECT_EQ(t.sites[int(Site::kWindow)].acted, 0u);
+    const PerturbStats st = perturb_stats();
+    EXPECT_EQ(t.entries.size(), st.yields + st.spins);
+    for (const PerturbTraceEntry& e : t.entries)
+        EXPECT_EQ(e.decision, perturb_decide(c, 99, e.site, e.visit));
+    perturb_configure(PerturbConfig::off(), 1);
+    EXPECT_TRUE(perturb_trace().entries.empty());
 }
 
 TEST(CpuList, Text) {

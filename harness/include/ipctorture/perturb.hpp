@@ -100,6 +100,7 @@ class Perturber {
         return perturb_decide(cfg_, seed_, s, visits_[static_cast<int>(s)]++);
     }
     const PerturbConfig& config() const { return cfg_; }
+    std::uint64_t visits(Site s) const { return visits_[static_cast<int>(s)]; }
 
   private:
     PerturbConfig cfg_;
@@ -111,12 +112,50 @@ struct PerturbStats {
     std::uint64_t yields = 0, spins = 0, sleeps = 0;
 };
 
+// What a thread's perturber did, so that two runs can be compared: the
+// first kPerturbTraceLimit decisions that did something (yield, spin,
+// sleep), in the order made, and per site the visits, the decisions that
+// did something and a digest of all of those (visit, kind, amount) in visit
+// order.  Bounded: past the limit only the counts and digests go on.
+inline constexpr std::size_t kPerturbTraceLimit = 4096;
+struct PerturbTraceEntry {
+    Site site = Site::kWindow;
+    std::uint64_t visit = 0;  // the site's visit number, from 0
+    PerturbDecision decision;
+    bool operator==(const PerturbTraceEntry&) const = default;
+};
+struct PerturbSiteTrace {
+    std::uint64_t visits = 0;  // every visit, acted on or not
+    std::uint64_t acted = 0;   // decisions that did something
+    // The site's visits whose decisions `entries` holds: every visit, unless
+    // the limit was reached (then those before it).
+    std::uint64_t covered = 0;
+    std::uint64_t digest = 0;  // of every acted decision, whether listed or not
+    bool operator==(const PerturbSiteTrace&) const = default;
+};
+struct PerturbTrace {
+    std::vector<PerturbTraceEntry> entries;
+    std::array<PerturbSiteTrace, kSites> sites{};
+    bool truncated = false;  // decisions past the limit were left out of entries
+    // Adds the n-th visit of s's decision d, which did something; `p`
+    // counts the visits.
+    void add(Site s, std::uint64_t n, const PerturbDecision& d, const Perturber& p);
+    // Sets each site's visits (and coverage) from p at the end.
+    void finish(const Perturber& p);
+};
+
+// Where two traces of one process's stream disagree, per site, over the
+// visits both cover, and their digests where both saw the same number of
+// visits; empty when they agree.  Each difference is a line of text.
+std::vector<std::string> perturb_trace_differences(const PerturbTrace& a, const PerturbTrace& b);
+
 // The calling thread's perturber: configure it once (before the start
 // barrier), then call perturb_point at every site.  Unconfigured or off, a
 // point costs one call and a test.
 void perturb_configure(const PerturbConfig& c, std::uint64_t seed);
 void perturb_point(Site s);
 PerturbStats perturb_stats();  // what this thread's points did so far
+PerturbTrace perturb_trace();  // and which decisions they carried out
 // Carries out one decision now (sleeps resume after signals).
 void perturb_execute(const PerturbDecision& d);
 

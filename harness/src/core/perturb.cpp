@@ -3,6 +3,7 @@
 #include <sched.h>
 #include <time.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "ipctorture/message.hpp"
@@ -113,6 +114,64 @@ PerturbDecision perturb_decide(const PerturbConfig& c, std::uint64_t seed, Site 
 
 namespace {
 
+std::uint64_t entry_hash(std::uint64_t n, const PerturbDecision& d) {
+    return mix64(n * 0x9e3779b97f4a7c15ull ^ (std::uint64_t(d.kind) << 56) ^ mix64(d.amount));
+}
+
+}  // namespace
+
+void PerturbTrace::add(Site s, std::uint64_t n, const PerturbDecision& d, const Perturber& p) {
+    PerturbSiteTrace& t = sites[static_cast<int>(s)];
+    ++t.acted;
+    t.digest = mix64(t.digest ^ entry_hash(n, d));
+    if (entries.size() < kPerturbTraceLimit) {
+        entries.push_back({s, n, d});
+        return;
+    }
+    if (truncated) return;
+    // From here on nothing is listed: each site's list covers the visits it
+    // had before this one.
+    truncated = true;
+    for (int k = 0; k < kSites; ++k) sites[k].covered = p.visits(Site(k));
+    t.covered = n;
+}
+
+void PerturbTrace::finish(const Perturber& p) {
+    for (int k = 0; k < kSites; ++k) {
+        sites[k].visits = p.visits(Site(k));
+        if (!truncated) sites[k].covered = sites[k].visits;
+    }
+}
+
+std::vector<std::string> perturb_trace_differences(const PerturbTrace& a, const PerturbTrace& b) {
+    std::vector<std::string> out;
+    for (int k = 0; k < kSites; ++k) {
+        const Site s = Site(k);
+        const std::uint64_t common = std::min(a.sites[k].covered, b.sites[k].covered);
+        std::vector<PerturbTraceEntry> da, db;
+        for (const PerturbTraceEntry& e : a.entries)
+            if (e.site == s && e.visit < common) da.push_back(e);
+        for (const PerturbTraceEntry& e : b.entries)
+            if (e.site == s && e.visit < common) db.push_back(e);
+        std::size_t i = 0;
+        while (i < da.size() && i < db.size() && da[i] == db[i]) ++i;
+        if (i < da.size() || i < db.size()) {
+            const PerturbTraceEntry& e = i < da.size() ? da[i] : db[i];
+            out.push_back(std::string(site_name(s)) + ": the decisions differ from visit " +
+                          std::to_string(i < da.size() && i < db.size()
+                                             ? std::min(da[i].visit, db[i].visit)
+                                             : e.visit) +
+                          " (of " + std::to_string(common) + " visits both list)");
+        }
+        if (a.sites[k].visits == b.sites[k].visits && a.sites[k].digest != b.sites[k].digest)
+            out.push_back(std::string(site_name(s)) + ": the digests of " +
+                          std::to_string(a.sites[k].visits) + " visits differ");
+    }
+    return out;
+}
+
+namespace {
+
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
@@ -127,6 +186,7 @@ struct ThreadState {
     bool on = false;
     Perturber perturber;
     PerturbStats stats;
+    PerturbTrace trace;
 };
 thread_local ThreadState g_state;
 
@@ -156,16 +216,19 @@ void perturb_configure(const PerturbConfig& c, std::uint64_t seed) {
     g_state.on = c.on();
     g_state.perturber = Perturber(c, seed);
     g_state.stats = {};
+    g_state.trace = {};
 }
 
 void perturb_point(Site s) {
     ThreadState& st = g_state;
     if (!st.on) return;
+    const std::uint64_t n = st.perturber.visits(s);
     const PerturbDecision d = st.perturber.next(s);
     if (d.kind == PerturbKind::kNone) return;
     const int saved = errno;  // a point may stand between a call and its errno check
     perturb_execute(d);
     errno = saved;
+    st.trace.add(s, n, d, st.perturber);
     switch (d.kind) {
         case PerturbKind::kYield:
             ++st.stats.yields;
@@ -183,6 +246,12 @@ void perturb_point(Site s) {
 
 PerturbStats perturb_stats() {
     return g_state.stats;
+}
+
+PerturbTrace perturb_trace() {
+    PerturbTrace t = g_state.trace;
+    t.finish(g_state.perturber);
+    return t;
 }
 
 std::vector<int> allowed_cpus() {

@@ -16,6 +16,7 @@
 #include "ipctorture/exec.hpp"
 #include "ipctorture/logging.hpp"
 #include "ipctorture/perturb.hpp"
+#include "ipctorture/perturb_log.hpp"
 #include "ipctorture/roles.hpp"
 #include "worker_detail.hpp"
 
@@ -103,7 +104,10 @@ int run_started(const Plan& plan, const PlannedProcess& self, EventLogWriter& lo
     if (targeted) log.append(note_record(Note::kSignalsCaught, target_signals_caught()));
     if (targeted || eintr_retries() > 0)
         log.append(note_record(Note::kEintrRetries, eintr_retries()));
-    if (self.perturb.on()) log.append(perturbations_note());
+    if (self.perturb.on()) {
+        log.append(perturbations_note());
+        write_perturb_log(perturb_log_path(plan.run_dir, self.index), self, perturb_trace());
+    }
     log.mark(Op::kExit, 0, static_cast<std::uint32_t>(rc));
     return rc;
 }
