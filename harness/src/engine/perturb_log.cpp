@@ -4,6 +4,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <stdexcept>
+#include <string>
 
 #include "ipctorture/errors.hpp"
 #include "ipctorture/junit.hpp"
