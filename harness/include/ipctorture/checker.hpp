@@ -7,6 +7,17 @@
 //   lost        a send that completed ok, never received, and every consumer
 //               of the channel drained it to the end (kDrained) without a
 //               pending receive; otherwise the message is indeterminate;
+//   lost, across killed readers  (checker_faults.cpp) some readers of a
+//               posix_mq, sysv_msg, pipe or fifo channel were killed, the
+//               others drained it: a missing message whose send began after
+//               every killed reader had ended (the orchestrator saw it end)
+//               is lost; on posix_mq and sysv_msg, where a reader holds at
+//               most one message it has not logged, N missing messages sent
+//               before that with K killed readers prove N - K lost (one
+//               finding, no message named).  A send cut short by a kill
+//               stays pending: indeterminate, never lost.  Signals a process
+//               fault sent (Op::kFault) are the harness's: an end by one is
+//               no crash;
 //   duplicated  received more often than sent;
 //   corrupted   received with a valid header but a damaged payload, or a
 //               header whose checksum fails;
@@ -171,6 +182,16 @@ class ThroughputSeries {
     std::array<std::uint64_t, kBuckets> counts_{};
 };
 
+// What a channel's chaos proxy logged (socket_proxy.hpp), by action.
+struct ProxyStats {
+    bool present = false;  // the channel had a proxy and its log was read
+    bool exited = false;   // it ended cleanly, having forwarded all it held
+    std::uint64_t dropped = 0, duplicated = 0, reordered = 0, delayed = 0;
+    std::uint64_t overtaken = 0;  // reordered or delayed datagrams a later one of their origin passed
+    std::uint64_t split = 0, tcp_delayed = 0, cut = 0, resumed = 0;
+    std::uint64_t excused = 0;  // receives and missing messages the cuts account for
+};
+
 // Measured on every channel, whatever its checks: a rule the channel does not
 // list (udp's loss, say) is counted here but produces no finding.
 struct ChannelStats {
@@ -183,16 +204,6 @@ struct ChannelStats {
     std::uint64_t corrupted = 0;
     std::uint64_t unexpected = 0;
     std::uint64_t garbage_bytes = 0;
-// What a channel's chaos proxy logged (socket_proxy.hpp), by action.
-struct ProxyStats {
-    bool present = false;  // the channel had a proxy and its log was read
-    bool exited = false;   // it ended cleanly, having forwarded all it held
-    std::uint64_t dropped = 0, duplicated = 0, reordered = 0, delayed = 0;
-    std::uint64_t overtaken = 0;  // reordered or delayed datagrams a later one of their origin passed
-    std::uint64_t split = 0, tcp_delayed = 0, cut = 0, resumed = 0;
-    std::uint64_t excused = 0;  // receives and missing messages the cuts account for
-};
-
     std::uint64_t fifo_violations = 0;
     std::uint64_t order_violations = 0;  // priority / selective rule
     std::uint64_t counter_value = 0;     // counter channels: the final value observed
@@ -205,6 +216,7 @@ struct ProxyStats {
     // first intact receive.
     LatencyHistogram latency;
     ThroughputSeries throughput;
+    ProxyStats proxy;
 };
 
 // One planned process as its log and the orchestrator's log tell it, for
@@ -217,7 +229,6 @@ struct ProcessStats {
     std::uint32_t exit_code = 0;
     int status = -1;  // raw wait status from the orchestrator log; -1 = not reported
     bool killed_by_harness = false;
-    ProxyStats proxy;
     bool hung = false;  // the watchdog stopped it
     // A signaler's kNote kSignalsSent: signals sent, which, targets reached.
     std::uint64_t signals_sent = 0;
@@ -245,6 +256,8 @@ struct HistoryView {
     std::vector<std::span<const Record>> logs;   // by plan process index (empty = no log)
     std::span<const Record> orchestrator;        // kWorkerStatus, kHang, kInterrupted
     std::span<const SanitizerReport> sanitizer;  // attributed (read_sanitizer_reports)
+    // Chaos proxies' logs (Op::kProxyAction), by plan channel (empty = none).
+    std::vector<std::span<const Record>> proxies;
 };
 
 // The most the checker held at once, per structure: evidence that its memory
@@ -260,8 +273,6 @@ struct CheckMemoryStats {
 struct CheckOptions {
     // Findings kept per kind; CheckResult::counts stays exact.  Kinds found
     // while streaming (duplicated, corrupted, unexpected, fifo) keep the
-    // Chaos proxies' logs (Op::kProxyAction), by plan channel (empty = none).
-    std::vector<std::span<const Record>> proxies;
     // first ones in time; lost keeps the smallest (channel, origin, seq);
     // hang and crash keep the orchestrator log's order.  The kept findings
     // are sorted by (kind, channel, origin, seq), ties in that same order.

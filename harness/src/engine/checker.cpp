@@ -177,6 +177,7 @@ CheckResult Checker::run() {
     std::vector<LostCandidate> lost;
     judge_streams(lost);
     judge_relays(lost);
+    judge_dead_readers();
     report_lost(lost);
     judge_counters();
     judge_last_delivery();
@@ -245,6 +246,7 @@ void Checker::on_worker_status(std::uint64_t, const Record& r) {
     if (r.seq < procs_.size()) {
         procs_[r.seq].killed |= r.extra != 0 || WIFSIGNALED(status);
         procs_[r.seq].status_seen = true;
+        procs_[r.seq].ended_ns = r.t_start;
         procs_[r.seq].status_zero = WIFEXITED(status) && WEXITSTATUS(status) == 0;
     }
     if (r.seq < res_.processes.size()) {
@@ -300,6 +302,7 @@ bool Checker::loss_provable(std::size_t c) const {
 }
 
 void Checker::judge_streams(std::vector<LostCandidate>& lost) {
+    plan_dead_readers();
     std::vector<bool> provable(nchannels_);
     for (std::size_t c = 0; c < nchannels_; ++c) provable[c] = loss_provable(c);
     std::vector<std::size_t> order(streams_.size());
@@ -337,11 +340,11 @@ void Checker::judge_stream(const Stream& s, bool provable, std::vector<LostCandi
         st.lost += missing + late;
         st.indeterminate += unknown;
         res_.indeterminate += unknown;
-        if (missing == 0 || !check) continue;
+        if (missing + late == 0 || !check) continue;
         ++res_.counts[static_cast<int>(FindingKind::kLost)];
         if (listed++ < opt_.max_findings_per_kind) {
-            lost.push_back(
-                LostCandidate{s.channel, s.origin, seq, {sl.send_proc, sl.send_rec}, false});
+            lost.push_back(LostCandidate{
+                s.channel, s.origin, seq, {sl.send_proc, sl.send_rec}, false, late != 0});
         }
     }
 }
@@ -390,6 +393,10 @@ void Checker::report_lost(std::vector<LostCandidate>& lost) {
                 : chan_name(l.channel) + ": " + id +
                       " sent ok, never delivered through the exec program(s), though each "
                       "exited 0 and every consumer at the end drained its channel";
+        if (l.after_dead_readers)
+            summary = chan_name(l.channel) + ": " + id +
+                      " sent ok after every killed reader of the channel had ended, never "
+                      "received, though every other reader drained the channel";
         Finding& f = add(FindingKind::kLost, l.channel, l.origin, l.seq, std::move(summary));
         evidence(f, l.evidence);
     }

@@ -298,6 +298,8 @@ struct ProcState {
     bool recv_cut_short = false;    // a receive on its input still pending
     bool exit_seen = false;
     bool exit_zero = false;
+    // Its kWorkerStatus record's time: it had ended by then.
+    std::uint64_t ended_ns = 0;
     bool killed = false;  // by the harness or by a signal
     bool hung = false;
     bool sanitized = false;  // a sanitizer report in its output
@@ -354,8 +356,6 @@ struct LostCandidate {
     std::uint64_t seq;
     RecRef evidence;  // the send, or the relay's receive
     bool relay;
-};
-
     bool after_dead_readers = false;  // sent after every killed reader had ended
 };
 
@@ -385,6 +385,8 @@ struct ProxyState {
     bool exited = false;
     std::vector<ProxyCut> cuts;
     std::map<std::pair<std::uint32_t, std::uint64_t>, std::uint32_t> duplicates;  // left to excuse
+};
+
 // One run of check_history.  checker_merge.cpp: the merge and the per-record
 // rules; checker.cpp: the orchestrator log, the end-of-run verdicts and the
 // findings.
@@ -427,14 +429,17 @@ class Checker {
     void judge_sanitizer();  // checker_sanitizer.cpp
     void on_worker_status(std::uint64_t i, const Record& r);
     void on_hang(std::uint64_t i, const Record& r);
-    void judge_streams(std::vector<LostCandidate>& lost);
-    bool loss_provable(std::size_t c) const;
     void read_proxies();  // checker_proxy.cpp
     bool proxy_excuses_missing(std::uint32_t c, std::uint32_t origin, std::uint64_t seq) const;
     bool proxy_excuses_corrupt(const Record& r);
     bool proxy_excuses_garbage(const Record& r);
     bool proxy_excuses_duplicate(const Record& r);
     bool proxy_excuses_order(const Record& r, std::uint32_t sender, std::uint64_t later_send);
+    void judge_streams(std::vector<LostCandidate>& lost);
+    void plan_dead_readers();  // checker_faults.cpp
+    std::uint64_t late_missing(std::uint32_t c, const Slot& sl, std::uint64_t missing);
+    void judge_dead_readers();
+    bool loss_provable(std::size_t c) const;
     void judge_stream(const Stream& s, bool provable, std::vector<LostCandidate>& lost);
     void judge_relays(std::vector<LostCandidate>& lost);
     void report_lost(std::vector<LostCandidate>& lost);
@@ -460,13 +465,13 @@ class Checker {
     MemoryTally tally_;
     std::vector<ProcState> procs_;
     std::vector<ChannelState> chans_;
+    std::vector<DeadReaders> dead_;    // by channel
+    std::vector<ProxyState> proxies_;  // by channel
     std::vector<Stream> streams_;
     std::unordered_map<std::uint64_t, std::uint32_t> far_streams_;  // (channel, big origin)
     std::vector<FifoTracker> fifos_;
     std::unordered_map<std::uint64_t, std::uint32_t> fifo_ids_;  // (channel, sender)
     std::vector<RelayPending> relays_;
-    std::vector<DeadReaders> dead_;  // by channel
-    std::vector<ProxyState> proxies_;  // by channel
     std::vector<OrderTracker> orders_;
     std::vector<std::uint64_t> pos_;  // merge cursor per log
     std::array<std::size_t, kFindingKinds> kept_{};
