@@ -79,6 +79,10 @@ TEST(Replay, AFailingZooReportReproducesItsSignature) {
     EXPECT_EQ(res["reproduction_rate"]["of"], 3);
     EXPECT_EQ(res["reproduction_rate"]["method"], "wilson");
     for (const json& s : j["scenarios"]) EXPECT_EQ(s["seed"], failing["seed"]);
+    for (const json* doc : {&rep, &j})
+        EXPECT_NE(
+            (*doc)["reproducibility"].get<std::string>().find("not the operating system's timing"),
+            std::string::npos);
     EXPECT_NE(r.out.find("reproduced in "), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("not the operating system's timing"), std::string::npos) << r.out;
     EXPECT_NE(r.err.find("the report's signatures"), std::string::npos) << r.err;

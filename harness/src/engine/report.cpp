@@ -387,6 +387,7 @@ nlohmann::json report_json(const std::vector<ScenarioReport>& reps, const std::s
                      {"tool_version", "0.1.0"},
                      {"command", command},
                      {"exit_status", exit_status(reps)},
+                     {"reproducibility", kReproducibilityNote},
                      {"scenarios", nlohmann::json::array()},
                      {"scenario_texts", nlohmann::json::object()}};
     for (const auto& r : reps) {
