@@ -4,6 +4,8 @@
 #   bin/ipctorture                               the harness (harness/CMakeLists.txt)
 #   <libdir>/ipctorture/libipctorture_sigsafe.so  the interposer, found relative
 #                                                to bin/ipctorture (harness/sigsafe)
+#   <libdir>/ipctorture/libipctorture_faults.so   the syscall-fault interposer,
+#                                                found the same way (harness/faults)
 #   include/ipctorture/plugin.h                  the plugin ABI, for plugin authors
 #   share/ipctorture/scenario.schema.json        the JSON Schema of scenario files
 #   <libdir>/cmake/ipctorture/                   ipctortureConfig.cmake,

@@ -338,9 +338,7 @@ IoResult SocketWriter::send(std::span<const std::byte> msg) {
         return r;
     }
     IoResult r;
-    const ssize_t n =
-        retry_eintr([&] { return ::send(fd_, msg.data(), msg.size(), MSG_NOSIGNAL); });
-    r.calls = 1;
+    const ssize_t n = send_whole_datagram(fd_, msg.data(), msg.size(), MSG_NOSIGNAL, &r.calls);
     if (n < 0)
         r.err = errno;
     else
@@ -350,6 +348,8 @@ IoResult SocketWriter::send(std::span<const std::byte> msg) {
 
 IoResult SocketWriter::receive(std::span<std::byte>) {
     return not_this_side();
+}
+
 bool SocketWriter::connect_again() {
     if (!reconnect_) return false;
     try {
@@ -361,8 +361,6 @@ bool SocketWriter::connect_again() {
     }
     ctl_.word(kConnectedWord).fetch_add(1, std::memory_order_acq_rel);
     return true;
-}
-
 }
 
 // The socket is closed before the writer counts as gone, so a reader that

@@ -183,6 +183,9 @@ const std::map<std::string, ZooCase> kZoo = {
     // A reader that takes EINTR for end of input stops early: what the
     // writers send afterwards stays in the queue, lost.
     {"sysv-eintr-is-eof", {{"lost"}, {"duplicated", "corrupted", "selective"}}},
+    // The same reader with no signal sent: the syscall-fault interposer makes
+    // a waiting msgrcv fail with EINTR.
+    {"sysv-eintr-is-eof-injected", {{"lost"}, {"duplicated", "corrupted", "selective"}}},
     // A user-space reorder buffer hands a low priority over while a higher
     // one waits; nothing is lost.
     {"posix-mq-reorder-buffer", {{"priority"}, {"lost", "duplicated", "corrupted"}}},

@@ -63,6 +63,7 @@
 #include "ipctorture/plan.hpp"
 #include "ipctorture/sanitizer.hpp"
 #include "ipctorture/sigsafe.hpp"
+#include "ipctorture/syscall_faults.hpp"
 
 namespace ipct {
 
@@ -242,6 +243,9 @@ struct CheckResult {
     std::uint64_t counts[kFindingKinds] = {};  // exact counts, not capped
     std::vector<ChannelStats> channels;        // by plan channel index
     std::vector<ProcessStats> processes;       // by plan process index
+    // Syscall faults the interposer injected, by plan process (filled by
+    // add_syscall_faults from the run directory; empty: none read).
+    std::vector<SyscallFaultStats> syscall_faults;
     std::uint64_t t_first_ns = 0;              // the earliest record's start; 0 = no records
     std::uint64_t t_last_ns = 0;               // the latest record time
     std::uint64_t records = 0;                 // records read

@@ -11,6 +11,8 @@
 // A broken IPC invariant is never an exception: it is a finding.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
@@ -98,8 +100,15 @@ struct IoResult {
     bool eof() const { return err == -1; }
 };
 
-// Writes all of buf, resuming short writes and retrying EINTR.
+// Writes all of buf, resuming short writes and retrying EINTR.  ENOBUFS (a
+// socket the kernel had no buffer for at that moment, socket(7)) is
+// transient: the write waits a little, from 10 us doubling up to 1 ms, and
+// goes on.
 IoResult write_full(int fd, const void* buf, std::size_t len);
+// send(fd, buf, len, flags) of one datagram, retrying EINTR and, after the
+// same waits, ENOBUFS.  Counts its calls into *calls.
+ssize_t send_whole_datagram(int fd, const void* buf, std::size_t len, int flags,
+                            std::size_t* calls);
 // Reads exactly len bytes unless end of file or an error comes first.
 IoResult read_full(int fd, void* buf, std::size_t len);
 

@@ -50,6 +50,8 @@ struct PlannedProcess {
     std::vector<std::uint32_t> targets;
     int signal = 0;
     bool sigsafe = false;  // started under the signal-safety interposer
+    // Injected into its calls by the syscall-fault interposer (syscall_faults.hpp).
+    std::vector<SyscallFaultRule> syscall_faults;
     // Exec: the program's argv, the file it runs, variables added to its
     // environment (exec.hpp).
     std::vector<std::string> program;
@@ -117,7 +119,7 @@ Plan plan_from_json(const nlohmann::json& j);  // throws HarnessError on a bad p
 
 std::string event_log_path(const std::string& run_dir, std::uint32_t process);
 std::string orchestrator_log_path(const std::string& run_dir);
-
-}  // namespace ipct
 // The event log of channel c's chaos proxy (Op::kProxyAction records).
 std::string proxy_log_path(const std::string& run_dir, std::uint32_t channel);
+
+}  // namespace ipct

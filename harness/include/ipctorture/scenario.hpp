@@ -170,6 +170,20 @@ struct ChannelSpec {
     bool operator==(const ChannelSpec&) const = default;
 };
 
+// One rule of `syscall_faults:` (syscall_faults.hpp): the syscall-fault
+// interposer makes `error` happen in the named calls (empty: every call the
+// error applies to), each eligible call with a probability, or at the nth
+// eligible call only.
+struct SyscallFaultRule {
+    enum class Error : std::uint8_t { kEintr, kEagain, kEnobufs, kShort };
+    Error error = Error::kEintr;
+    std::vector<std::string> calls;
+    double probability = 0;  // 0 with nth
+    std::uint64_t nth = 0;   // 0 with probability
+    SourceLoc loc;
+    bool operator==(const SyscallFaultRule&) const = default;
+};
+
 struct ProcessSpec {
     Role role = Role::kProducer;
     std::string name;  // optional; default "<role><k>"
@@ -194,6 +208,9 @@ struct ProcessSpec {
     SourceLoc signal_loc;
     // Run under the signal-safety interposer (LD_PRELOAD; sigsafe.hpp).
     bool sigsafe = false;
+    // Syscall faults injected into its calls (LD_PRELOAD); unset: the
+    // scenario's top-level `syscall_faults:`; empty: none.
+    std::optional<std::vector<SyscallFaultRule>> syscall_faults;
     // Unset: the scenario's (top-level) setting.
     std::optional<PerturbConfig> perturb;
     std::optional<CpuPlacement> cpus;
@@ -256,6 +273,8 @@ struct Scenario {
     std::optional<PerturbConfig> perturb;
     std::optional<CpuPlacement> cpus;
     std::vector<FaultSpec> faults;  // process faults (faults.hpp)
+    // Syscall faults for every process that does not set its own.
+    std::vector<SyscallFaultRule> syscall_faults;
     std::string text;  // the file's bytes, kept for reports and replay
     bool operator==(const Scenario&) const = default;
 };

@@ -164,6 +164,9 @@ int exec_program(const Plan& plan, const PlannedProcess& self, EventLogWriter& l
     for (const auto& [name, value] : self.env) env.set(name, value);
     env.set("IPCTORTURE_RUN_DIR", plan.run_dir);
     env.set("IPCTORTURE_PROCESS", std::to_string(self.index));
+    // The program's copy of the syscall-fault interposer injects from its
+    // start: this worker has passed the barrier by the time it runs.
+    if (!self.syscall_faults.empty()) env.set("IPCTORTURE_FAULTS_ARMED", "1");
     std::vector<std::string> args = self.program;
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());

@@ -145,6 +145,7 @@ class Run {
     Plan plan_;
     std::string exe_;          // the worker binary
     std::string sigsafe_lib_;  // the interposer, when a process runs under it
+    std::string faults_lib_;   // the syscall-fault interposer, when a process has rules
     std::vector<bool> created_;
     bool spawned_done_ = false;
     EventLogWriter olog_;
@@ -155,10 +156,10 @@ class Run {
     std::vector<WorkerEnd> ends_;                      // by plan process
     std::vector<std::uint64_t> reaped_ns_;             // by plan process: when seen ended
     std::unique_ptr<FaultInjector> faults_;            // the plan's process faults
-    std::size_t running_ = 0;
     // procs_ from first_proxy_ on are chaos proxies, of these channels.
     std::size_t first_proxy_ = 0;
     std::vector<std::uint32_t> proxy_channel_;
+    std::size_t running_ = 0;
     // Every worker has ended: start_loop's timers are cancelled, and a timer
     // whose expiry was already queued when they were (cancel() cannot reach
     // it) must not act, nor re-arm itself, or run() would never return.
@@ -182,6 +183,8 @@ Run::Run(const Scenario& s, const RunOptions& o)
     for (PlannedProcess& p : plan_.processes) {
         p.sigsafe = p.sigsafe || o.sigsafe;
         if (p.sigsafe && sigsafe_lib_.empty()) sigsafe_lib_ = sigsafe_library(exe_);
+        if (!p.syscall_faults.empty() && faults_lib_.empty())
+            faults_lib_ = syscall_faults_library(exe_);
     }
 }
 
@@ -271,32 +274,29 @@ void Run::spawn_all() {
         fds.erase(std::unique(fds.begin(), fds.end()), fds.end());
         spawn(devnull, fds, kThreadsWorkerLog, {"--threads"});
     } else {
-        for (const auto& p : plan_.processes)
+        for (const auto& p : plan_.processes) {
+            std::vector<std::string> env =
+                p.sigsafe
+                    ? sigsafe_environment(sigsafe_lib_, sigsafe_report_path(dir_.path(), p.index))
+                    : std::vector<std::string>{};
+            if (!p.syscall_faults.empty())
+                add_syscall_faults_environment(env, faults_lib_, plan_, p);
             spawn(devnull, fds_for(p), "worker." + std::to_string(p.index) + ".log",
-                  {"--process", std::to_string(p.index)},
-                  p.sigsafe
-                      ? sigsafe_environment(sigsafe_lib_, sigsafe_report_path(dir_.path(), p.index))
-                      : std::vector<std::string>{});
+                  {"--process", std::to_string(p.index)}, std::move(env));
+        }
     }
     for (const auto& p : plan_.processes) {
         proc_of_.push_back(opt_.as_threads ? 0 : p.index);
         ends_.push_back(WorkerEnd{procs_[proc_of_.back()]->id(), -1, false});
     }
     reaped_ns_.assign(ends_.size(), 0);
+    spawn_proxies(devnull);
     ::close(devnull);
     running_ = procs_.size();
     ready_.close_w();
     go_.close_r();
     for (auto& ch : plan_.channels) find_backend(ch.backend)->after_spawn(ch.state);
     spawned_done_ = true;
-}
-    spawn_proxies(devnull);
-
-// Threads mode: by plan process, the exit code its thread's worker body
-// returned, or -1 while it runs (threads.status).  Process mode: all -1.
-std::vector<int> Run::thread_ends() const {
-    if (!opt_.as_threads) return std::vector<int>(plan_.processes.size(), -1);
-    return read_thread_status(dir_.path(), plan_.processes.size());
 }
 
 // A chaos proxy per channel that has one (socket_proxy.hpp): a process of
@@ -312,6 +312,13 @@ void Run::spawn_proxies(int devnull) {
               {"--proxy", std::to_string(ch.index)});
         proxy_channel_.push_back(ch.index);
     }
+}
+
+// Threads mode: by plan process, the exit code its thread's worker body
+// returned, or -1 while it runs (threads.status).  Process mode: all -1.
+std::vector<int> Run::thread_ends() const {
+    if (!opt_.as_threads) return std::vector<int>(plan_.processes.size(), -1);
+    return read_thread_status(dir_.path(), plan_.processes.size());
 }
 
 void Run::kill_running(const char* why) {
@@ -348,13 +355,6 @@ void Run::kill_leftovers() {
 // or never started) share the process's end.
 void Run::worker_ended(std::size_t k, int status) {
     proc_status_[k] = status;
-    const std::vector<int> threads = thread_ends();
-    for (std::size_t i = 0; i < ends_.size(); ++i) {
-        if (proc_of_[i] != k) continue;
-        if (threads[i] >= 0) {
-            ends_[i].status = (threads[i] & 0xff) << 8;  // as if it had exited with that code
-            ends_[i].killed_by_harness = false;
-        } else {
     if (k >= first_proxy_) {  // the readers must not wait for a proxy that has gone
         const std::uint32_t c = proxy_channel_[k - first_proxy_];
         if (status != 0) spdlog::warn("the proxy of channel {} ended with status {:#x}",
@@ -362,6 +362,13 @@ void Run::worker_ended(std::size_t k, int status) {
         if (created_[c]) socket_proxy_gone(channel_setup(plan_, c));
         return;
     }
+    const std::vector<int> threads = thread_ends();
+    for (std::size_t i = 0; i < ends_.size(); ++i) {
+        if (proc_of_[i] != k) continue;
+        if (threads[i] >= 0) {
+            ends_[i].status = (threads[i] & 0xff) << 8;  // as if it had exited with that code
+            ends_[i].killed_by_harness = false;
+        } else {
             ends_[i].status = status;
             // A fault's signal that ended the worker is the harness's doing,
             // not a crash.

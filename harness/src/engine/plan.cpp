@@ -17,6 +17,7 @@
 #include "ipctorture/errors.hpp"
 #include "ipctorture/message.hpp"
 #include "ipctorture/schedule.hpp"
+#include "ipctorture/syscall_faults.hpp"
 #include "scenario_faults.hpp"
 
 namespace ipct {
@@ -39,8 +40,8 @@ PlannedChannel plan_channel(const Scenario& s, std::size_t i) {
     ch.shape = c.shape;
     ch.bounds = spec.bounds;
     ch.mutant = spec.mutant;
-    return ch;
     ch.proxy = spec.proxy;
+    return ch;
 }
 
 std::uint32_t channel_of(const Scenario& s, const std::string& name) {
@@ -133,6 +134,8 @@ Plan make_plan(const Scenario& s, std::uint64_t seed, const std::string& run_id,
             }
             p.options = spec.options;
             p.sigsafe = spec.sigsafe;
+            if (p.role != Role::kSignaler)  // it makes none of the calls
+                p.syscall_faults = spec.syscall_faults.value_or(s.syscall_faults);
             if (p.in_channel != kNoChannel) {
                 const ChannelSpec& in = s.channels[p.in_channel];
                 p.request = find_backend(in.backend)->receive_request(in.options, p.options);
@@ -152,10 +155,10 @@ ChannelSetup channel_setup(const Plan& plan, std::uint32_t c) {
     const PlannedChannel& ch = plan.channels.at(c);
     ChannelSetup s{plan.run_dir, plan.run_id, ch.name, ch.index, ch.options, plan.seed};
     s.mutant = ch.mutant;
+    s.proxied = ch.proxy.has_value();
     for (const PlannedProcess& p : plan.processes) {
         if (p.in_channel == c) ++s.readers;
         if (p.out_channel == c) ++s.writers;
-    s.proxied = ch.proxy.has_value();
     }
     return s;
 }
@@ -191,14 +194,14 @@ std::string orchestrator_log_path(const std::string& run_dir) {
     return (std::filesystem::path(run_dir) / "events.orchestrator.log").string();
 }
 
-// ---- to JSON ---------------------------------------------------------------
-
-namespace {
 std::string proxy_log_path(const std::string& run_dir, std::uint32_t channel) {
     return (std::filesystem::path(run_dir) / ("events.proxy." + std::to_string(channel) + ".log"))
         .string();
 }
 
+// ---- to JSON ---------------------------------------------------------------
+
+namespace {
 
 const char* size_kind_name(SizeDist::Kind k) {
     switch (k) {
@@ -248,9 +251,6 @@ json bounds_json(const Bounds& b) {
             {"loc", loc_json(b.loc)}};
 }
 
-json request_json(const ReceiveRequest& r) {
-    return {{"order", static_cast<int>(r.order)},
-            {"match", static_cast<int>(r.match)},
 json proxy_json(const std::optional<ProxySpec>& p) {
     if (!p) return nullptr;
     return {{"drop", p->drop},
@@ -264,6 +264,9 @@ json proxy_json(const std::optional<ProxySpec>& p) {
             {"loc", loc_json(p->loc)}};
 }
 
+json request_json(const ReceiveRequest& r) {
+    return {{"order", static_cast<int>(r.order)},
+            {"match", static_cast<int>(r.match)},
             {"type", r.type},
             {"per_reader", r.per_reader}};
 }
@@ -285,10 +288,10 @@ json channel_json(const PlannedChannel& c) {
             {"shape", shape_name(c.shape)},
             {"bounds", bounds_json(c.bounds)},
             {"mutant", c.mutant},
+            {"proxy", proxy_json(c.proxy)},
             {"state", c.state}};
 }
 
-            {"proxy", proxy_json(c.proxy)},
 json process_json(const PlannedProcess& p) {
     json j = {{"index", p.index},
               {"name", p.name},
@@ -306,6 +309,7 @@ json process_json(const PlannedProcess& p) {
               {"perturb", perturb_text(p.perturb)},
               {"placement", placement_name(p.placement)},
               {"cpus", p.cpus}};
+    if (!p.syscall_faults.empty()) j["syscall_faults"] = syscall_faults_to_json(p.syscall_faults);
     if (p.role == Role::kExec) {
         j["program"] = p.program;
         j["program_path"] = p.program_path;
@@ -388,6 +392,7 @@ class In {
         return v.get<std::uint64_t>();
     }
     const std::string& path() const { return path_; }
+    bool has(const char* key) const { return j_.contains(key); }
 
   private:
     const json& j_;
@@ -453,11 +458,6 @@ Workload read_workload(const In& in) {
     return w;
 }
 
-PlannedChannel read_channel(const In& in) {
-    PlannedChannel c;
-    c.index = static_cast<std::uint32_t>(in.uint("index", kU32));
-    c.name = in.str("name");
-    c.backend = in.str("backend");
 std::optional<ProxySpec> read_proxy(const In& ch) {
     if (ch.at("proxy").is_null()) return std::nullopt;
     const In in = ch.obj("proxy");
@@ -479,6 +479,11 @@ std::optional<ProxySpec> read_proxy(const In& ch) {
     return p;
 }
 
+PlannedChannel read_channel(const In& in) {
+    PlannedChannel c;
+    c.index = static_cast<std::uint32_t>(in.uint("index", kU32));
+    c.name = in.str("name");
+    c.backend = in.str("backend");
     c.options = read_options(in.obj("options"), in.at("options"));
     for (const json& k : in.array("checks")) {
         std::optional<Check> check =
@@ -504,12 +509,12 @@ std::optional<ProxySpec> read_proxy(const In& ch) {
     }
     c.bounds.loc = read_loc(b.obj("loc"));
     c.mutant = in.str("mutant");
+    c.proxy = read_proxy(in);
     c.state = in.at("state");
     return c;
 }
 
 std::uint32_t read_channel_ref(const In& in, const char* key, std::size_t channels) {
-    c.proxy = read_proxy(in);
     const json& v = in.at(key);
     if (v.is_null()) return kNoChannel;
     std::uint64_t c = in.uint(key, kU32);
@@ -590,6 +595,7 @@ PlannedProcess read_process(const In& in, std::size_t channels) {
         p.signal = *n;
     }
     p.sigsafe = in.flag("sigsafe");
+    if (in.has("syscall_faults")) p.syscall_faults = syscall_faults_from_json(in.at("syscall_faults"));
     read_schedule(in, p);
     if (p.role == Role::kExec) read_program(in, p);
     const bool signaler = p.role == Role::kSignaler;

@@ -12,6 +12,7 @@
 #include "ipctorture/plugin_loader.hpp"
 #include "ipctorture/repeat.hpp"
 #include "ipctorture/schedule.hpp"
+#include "ipctorture/syscall_faults.hpp"
 #include "ipctorture/sha256.hpp"
 
 namespace ipct {
@@ -152,14 +153,32 @@ void print_sanitizer_stacks(std::ostream& os, const SanitizerReport& r, const Pl
     }
 }
 
+// "consumer0: msgrcv EINTR x3; producer0: write short x12", empty if none.
+std::string injected_text(const RunOutcome& o) {
+    std::string out;
+    for (std::size_t i = 0; i < o.result.syscall_faults.size() && i < o.plan.processes.size(); ++i)
+        if (o.result.syscall_faults[i].total > 0)
+            out += (out.empty() ? "" : "; ") + o.plan.processes[i].name + ": " +
+                   syscall_fault_counts_text(o.result.syscall_faults[i]);
+    return out;
+}
+
 }  // namespace
 
 void print_findings(std::ostream& os, const std::vector<ScenarioReport>& reps,
                     std::size_t per_kind) {
     for (const auto& r : reps) {
-        if (!r.ran || r.verdict() == ScenarioVerdict::kPass) continue;
+        if (!r.ran) continue;
+        const std::string injected = injected_text(r.outcome);
+        if (r.verdict() == ScenarioVerdict::kPass) {
+            if (!injected.empty())
+                os << "\n" << r.name << ": passed with injected syscall faults: " << injected
+                   << "\n";
+            continue;
+        }
         const CheckResult& res = r.outcome.result;
         os << "\n" << r.name << " (" << r.file << "), seed " << r.seed << ":\n";
+        if (!injected.empty()) os << "  injected syscall faults: " << injected << "\n";
         std::size_t shown[kFindingKinds] = {};
         for (const auto& f : res.findings) {
             if (shown[int(f.kind)]++ >= per_kind) continue;
@@ -223,6 +242,16 @@ nlohmann::json stats_json(const ChannelStats& c, const PlannedChannel& ch) {
         j["reorder_rate"] = double(c.fifo_violations) / double(c.sent);
     }
     if (c.counter_observed) j["counter_value"] = c.counter_value;
+    if (c.proxy.present) {
+        // What the chaos proxy logged, beside what the checker counted.
+        const ProxyStats& p = c.proxy;
+        j["proxy"] = {{"exited", p.exited},       {"dropped", p.dropped},
+                      {"duplicated", p.duplicated}, {"reordered", p.reordered},
+                      {"delayed", p.delayed},       {"overtaken", p.overtaken},
+                      {"split", p.split},           {"tcp_delayed", p.tcp_delayed},
+                      {"cut", p.cut},               {"resumed", p.resumed},
+                      {"excused", p.excused}};
+    }
     return j;
 }
 
@@ -242,16 +271,6 @@ nlohmann::json signal_safety_json(const SignalSafetyReport& r, const Plan& plan)
         j["role"] = role_name(plan.processes[r.process].role);
     }
     if (r.errno_clobbered) {
-    if (c.proxy.present) {
-        // What the chaos proxy logged, beside what the checker counted.
-        const ProxyStats& p = c.proxy;
-        j["proxy"] = {{"exited", p.exited},       {"dropped", p.dropped},
-                      {"duplicated", p.duplicated}, {"reordered", p.reordered},
-                      {"delayed", p.delayed},       {"overtaken", p.overtaken},
-                      {"split", p.split},           {"tcp_delayed", p.tcp_delayed},
-                      {"cut", p.cut},               {"resumed", p.resumed},
-                      {"excused", p.excused}};
-    }
         j["errno_before"] = errno_name(r.errno_before);
         j["errno_after"] = errno_name(r.errno_after);
     }
@@ -267,6 +286,21 @@ nlohmann::json process_json(std::uint32_t p, const Plan& plan) {
     return {{"name", plan.processes[p].name},
             {"index", p},
             {"role", role_name(plan.processes[p].role)}};
+}
+
+// A process's rules and what they injected, counted by call and errno
+// ("short" for a short transfer).
+nlohmann::json syscall_faults_json(const RunOutcome& o, std::size_t i) {
+    nlohmann::json by_call = nlohmann::json::object();
+    std::uint64_t total = 0;
+    if (i < o.result.syscall_faults.size()) {
+        total = o.result.syscall_faults[i].total;
+        for (const SyscallFaultCount& c : o.result.syscall_faults[i].counts)
+            by_call[c.call][c.err ? errno_name(c.err) : "short"] = c.count;
+    }
+    return {{"rules", syscall_faults_text(o.plan.processes[i].syscall_faults)},
+            {"injected", total},
+            {"by_call", by_call}};
 }
 
 nlohmann::json sanitizer_json(const SanitizerReport& r, const Plan& plan) {
@@ -376,6 +410,7 @@ nlohmann::json scenario_json(const ScenarioReport& r) {
             if (st >= 0 && WIFSIGNALED(st)) p["signal"] = sigabbrev_np(WTERMSIG(st));
             p["killed_by_harness"] = o.workers[i].killed_by_harness;
         }
+        if (!q.syscall_faults.empty()) p["syscall_faults"] = syscall_faults_json(o, i);
         j["processes"].push_back(p);
     }
     return j;

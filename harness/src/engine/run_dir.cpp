@@ -21,6 +21,7 @@
 #include "ipctorture/orchestrator.hpp"
 #include "ipctorture/report.hpp"
 #include "ipctorture/sigsafe.hpp"
+#include "ipctorture/syscall_faults.hpp"
 
 namespace fs = std::filesystem;
 
@@ -200,7 +201,6 @@ std::vector<std::unique_ptr<EventLogReader>> open_logs(const std::string& dir, c
         readers.push_back(std::make_unique<EventLogReader>(p));
         h.logs[i] = {readers.back()->data(), readers.back()->size()};
     }
-    const std::string o = orchestrator_log_path(dir);
     h.proxies.resize(plan.channels.size());
     for (const PlannedChannel& c : plan.channels) {
         const std::string p = proxy_log_path(dir, c.index);
@@ -208,6 +208,7 @@ std::vector<std::unique_ptr<EventLogReader>> open_logs(const std::string& dir, c
         readers.push_back(std::make_unique<EventLogReader>(p));
         h.proxies[c.index] = {readers.back()->data(), readers.back()->size()};
     }
+    const std::string o = orchestrator_log_path(dir);
     if (fs::exists(o)) {
         readers.push_back(std::make_unique<EventLogReader>(o));
         h.orchestrator = {readers.back()->data(), readers.back()->size()};
@@ -242,6 +243,7 @@ RunOutcome check_run_dir(const std::string& dir, std::size_t max_findings) {
     out.result = check_history(h, opt);
     add_signal_safety_findings(out.result, read_sigsafe_reports(dir, out.plan), out.plan,
                                max_findings);
+    add_syscall_faults(out.result, dir, out.plan);
     out.check_s = double(now_ns() - t0) / 1e9;
     out.interrupted = out.result.interrupted;
     out.workers.resize(out.plan.processes.size());

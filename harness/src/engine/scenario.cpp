@@ -35,6 +35,7 @@
 #include "scenario_faults.hpp"
 #include "scenario_proxy.hpp"
 #include "scenario_schedule.hpp"
+#include "scenario_syscall_faults.hpp"
 
 namespace ipct {
 namespace {
@@ -103,11 +104,11 @@ const std::vector<ScenarioKeys> kKnownKeys = {
       "expect", "perturb", "cpus", "faults", "syscall_faults"}},
     {"channel", {"backend", "options", "bounds", "mutant", "proxy"}},
     {"bounds", {"max_loss", "max_duplicate", "max_reorder"}},
-    {"process",
     {"proxy",
      {"drop", "duplicate", "reorder", "delay", "max_delay", "max_segment", "cut", "cut_after"}},
+    {"process",
      {"role", "name", "count", "channel", "input", "output", "workload", "options", "targets",
-      "signal", "sigsafe", "perturb", "cpus", "program", "env"}},
+      "signal", "sigsafe", "perturb", "cpus", "program", "env", "syscall_faults"}},
     {"workload", {"messages", "duration", "size", "priority", "type", "rate", "start_delay"}},
     {"distribution", {"min", "max", "choices", "weights"}},
     {"matrix", {"backend", "size", "messages", "rate"}},
@@ -117,6 +118,7 @@ const std::vector<ScenarioKeys> kKnownKeys = {
     {"fault", {"action", "target", "at", "after", "random", "pause", "signal"}},
     {"fault_after", {"process", "messages"}},
     {"fault_random", {"rate", "from", "until"}},
+    {"syscall_fault", {"error", "calls", "probability", "nth"}},
 };
 
 // A YAML map checked on construction: plain scalar keys, no key twice and,
@@ -279,6 +281,8 @@ Scenario Loader::scenario(const Node& root) const {
     if (const Item* f = top.find("perturb")) s.perturb = load_perturb(file_, f->node, f->loc);
     if (const Item* f = top.find("cpus")) s.cpus = load_cpus(file_, f->node, f->loc);
     if (const Item* f = top.find("faults")) s.faults = load_faults(file_, f->node, f->loc);
+    if (const Item* f = top.find("syscall_faults"))
+        s.syscall_faults = load_syscall_faults(file_, f->node, f->loc);
     return s;
 }
 
@@ -474,11 +478,11 @@ ChannelSpec Loader::channel(const Item& it) const {
         fail_at(plugin_loc, e.what());
     }
     if (const Item* b = m.find("bounds")) ch.bounds = bounds(*b);
+    if (const Item* p = m.find("proxy")) ch.proxy = load_proxy(file_, p->node, p->loc, p->key_loc, ch.backend);
     if (const Item* mu = m.find("mutant")) {
         ch.mutant = scalar(*mu, "a mutant name");
         ch.mutant_loc = mu->loc;
         std::vector<std::string> names;
-    if (const Item* p = m.find("proxy")) ch.proxy = load_proxy(file_, p->node, p->loc, p->key_loc, ch.backend);
         for (const MutantInfo& i : backend->mutants()) names.push_back(i.name);
         if (std::find(names.begin(), names.end(), ch.mutant) == names.end())
             fail_at(mu->loc, "unknown mutant '" + ch.mutant + "' for backend '" + ch.backend +
@@ -554,6 +558,8 @@ ProcessSpec Loader::process(const Node& n, const std::vector<ChannelSpec>& ch) c
     p.workload = workload(m, p.role);
     if (const Item* o = m.find("options")) p.options = options(*o);
     if (const Item* f = m.find("sigsafe")) p.sigsafe = read_bool(*f);
+    if (const Item* f = m.find("syscall_faults"))
+        p.syscall_faults = load_syscall_faults(file_, f->node, f->loc);
     if (const Item* f = m.find("perturb")) p.perturb = load_perturb(file_, f->node, f->loc);
     if (const Item* f = m.find("cpus")) p.cpus = load_cpus(file_, f->node, f->loc);
     return p;

@@ -16,6 +16,7 @@
 #include "ipctorture/message.hpp"
 #include "ipctorture/scenario.hpp"
 #include "scenario_faults.hpp"
+#include "scenario_syscall_faults.hpp"
 
 namespace ipct {
 namespace {
@@ -360,6 +361,7 @@ void validate_scenario(const Scenario& s) {
     check_endpoint_options(s);
     check_signalers(s, process_names(s));
     check_faults(s);
+    check_syscall_faults(s);
 }
 
 std::vector<std::string> process_names(const Scenario& s) {

@@ -18,6 +18,7 @@
 #include "ipctorture/perturb.hpp"
 #include "ipctorture/perturb_log.hpp"
 #include "ipctorture/roles.hpp"
+#include "ipctorture/syscall_faults.hpp"
 #include "worker_detail.hpp"
 
 namespace ipct {
@@ -138,6 +139,7 @@ int worker_main(const WorkerArgs& a) {
         const bool targeted = install_target_handlers(plan, self.index);
         place_and_perturb(self);
         barrier(a.ready_fd, a.go_fd);
+        if (!self.syscall_faults.empty()) arm_syscall_faults();  // nothing before this point
         return run_started(plan, self, log, in.get(), out.get(), targeted);
     } catch (const std::exception& e) {
         spdlog::error("{}", e.what());

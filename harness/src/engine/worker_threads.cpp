@@ -291,6 +291,15 @@ void validate_threads_mode(const Scenario& s) {
                                 "'sigsafe: true' cannot run with --as-threads: the interposer "
                                 "is loaded into a process (LD_PRELOAD), and the threads share "
                                 "one; run it without --as-threads");
+    for (const ProcessSpec& p : s.processes) {
+        const auto& rules = p.syscall_faults.value_or(s.syscall_faults);
+        if (p.role == Role::kSignaler || rules.empty()) continue;
+        const SourceLoc& l = rules.front().loc;
+        throw ScenarioError(l.file, l.line, l.column,
+                            "'syscall_faults' cannot run with --as-threads: the interposer is "
+                            "loaded into a process (LD_PRELOAD), and the threads share one; run "
+                            "it without --as-threads");
+    }
 }
 
 int worker_threads_main(const WorkerArgs& a) {

@@ -24,6 +24,7 @@
 #include "ipctorture/checker.hpp"
 #include "ipctorture/errors.hpp"
 #include "ipctorture/scenario.hpp"
+#include "ipctorture/syscall_faults.hpp"
 
 namespace ipct {
 namespace {
@@ -95,6 +96,7 @@ json keys_json() {
             {"findings", findings},
             {"signals", signals},
             {"perturb_kinds", {"yield", "spin", "sleep"}},
+            {"syscall_fault_calls", syscall_fault_calls()},
             {"backends", backends_json()}};
 }
 

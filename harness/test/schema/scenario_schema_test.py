@@ -43,6 +43,7 @@ KIND_POINTERS = {
     "matrix_backend": "/definitions/matrix_backend",
     "plugin_backend": "/definitions/plugin_backend",
     "perturb": "/definitions/perturb_map",
+    "syscall_fault": "/definitions/syscall_fault_rule",
     "fault": "/definitions/fault",
     "fault_after": "/definitions/fault_after",
     "fault_random": "/definitions/fault_random",
@@ -143,6 +144,7 @@ compare("signaler signals", signals, defs["process"]["properties"]["signal"]["en
 compare("perturb kinds", loader["perturb_kinds"],
         defs["perturb_map"]["properties"]["kinds"]["items"]["enum"])
 compare("backends", loader["backends"], defs["backend_name"]["enum"])
+compare("syscall fault calls", loader["syscall_fault_calls"], defs["syscall_fault_call"]["enum"])
 
 per_backend = {}
 for case in defs["channel"]["allOf"]:
@@ -233,6 +235,16 @@ NEGATIVE = [
     ("checks empty", ["checks"], []),
     ("plugin backend without a library", ["channels", "q", "backend"], {"options": {}}),
     ("program on a consumer", ["processes", 1, "program"], "/bin/cat"),
+    ("unknown syscall fault error", ["processes", 1, "syscall_faults"],
+     {"error": "EIO", "probability": 0.1}),
+    ("unknown syscall fault call", ["processes", 1, "syscall_faults"],
+     {"error": "EINTR", "calls": ["open"], "probability": 0.1}),
+    ("syscall fault with probability and nth", ["syscall_faults"],
+     {"error": "short", "probability": 0.1, "nth": 3}),
+    ("syscall fault without a trigger", ["syscall_faults"], [{"error": "EINTR"}]),
+    ("syscall fault probability 0", ["processes", 1, "syscall_faults"],
+     {"error": "EINTR", "probability": 0}),
+    ("syscall fault nth 0", ["processes", 1, "syscall_faults"], {"error": "EINTR", "nth": 0}),
 ]
 
 
@@ -249,6 +261,10 @@ POSITIVE = [
     ("one target", ["processes", 5, "targets"], "producer"),
     ("duration", ["processes", 2, "workload"], {"duration": "200ms", "rate": 1000}),
     ("quoted number", ["seed"], "7"),
+    ("syscall faults off", ["processes", 1, "syscall_faults"], "off"),
+    ("syscall faults list", ["syscall_faults"],
+     [{"error": "EINTR", "calls": "msgrcv", "probability": 0.05},
+      {"error": "short", "calls": ["read", "write"], "nth": 4}]),
 ]
 # A matrix with a backend dimension gives every channel its backend: the
 # channels may then leave it out.
