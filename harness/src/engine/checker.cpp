@@ -405,6 +405,7 @@ void Checker::report_lost(std::vector<LostCandidate>& lost) {
 void Checker::report_duplicate(const Record& r, RecRef ref, const Slot* slot) {
     const std::uint32_t c = r.channel;
     ++res_.channels[c].duplicated;
+    if (proxy_excuses_duplicate(r)) return;  // measured, judged against the bounds
     if (!has(c, Check::kDuplicated) || !keep(FindingKind::kDuplicated)) return;
     const std::string id = "origin " + std::to_string(r.origin) + " seq " + std::to_string(r.seq);
     const std::string how = slot != nullptr ? "received intact " + std::to_string(slot->intact) +
@@ -412,7 +413,6 @@ void Checker::report_duplicate(const Record& r, RecRef ref, const Slot* slot) {
                                             : "received again after each of its sends was received";
     Finding& f =
         add(FindingKind::kDuplicated, c, r.origin, r.seq, chan_name(c) + ": " + id + " " + how);
-    if (proxy_excuses_duplicate(r)) return;  // measured, judged against the bounds
     if (slot != nullptr) {
         evidence(f, RecRef{slot->send_proc, slot->send_rec});
         evidence(f, RecRef{slot->recv_proc, slot->recv_rec});
