@@ -32,11 +32,11 @@ struct Link {
     std::vector<std::byte> in;  // read from the client, not yet forwarded: [head, end)
     std::size_t head = 0;
     bool client_eof = false;
-    bool first = true;             // no frame forwarded yet
-    std::uint64_t carried = 0;     // bytes forwarded to the server
-    std::uint64_t paused_to = 0;   // a delay: nothing goes before this time
-    bool delayed = false;          // the frame at head has had its delay
-    bool done = false;             // cut, or the server side failed
+    bool first = true;            // no frame forwarded yet
+    std::uint64_t carried = 0;    // bytes forwarded to the server
+    std::uint64_t paused_to = 0;  // a delay: nothing goes before this time
+    bool delayed = false;         // the frame at head has had its delay
+    bool done = false;            // cut, or the server side failed
     std::size_t avail() const { return in.size() - head; }
 };
 
@@ -85,9 +85,8 @@ class TcpProxy {
     bool accept_all() {
         bool any = false;
         for (;;) {
-            const int fd = retry_eintr([&] {
-                return ::accept4(listen_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-            });
+            const int fd = retry_eintr(
+                [&] { return ::accept4(listen_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC); });
             if (fd < 0 && errno != ECONNABORTED) {
                 if (errno != EAGAIN && errno != EWOULDBLOCK) IPCT_FAIL_ERRNO("proxy: accept");
                 return any;
@@ -158,10 +157,11 @@ class TcpProxy {
             return false;
         }
         std::size_t cut = n + 1;  // no cut
-        if (spec_.cut_after > 0 && l.carried + n > spec_.cut_after) cut = spec_.cut_after - l.carried;
+        if (spec_.cut_after > 0 && l.carried + n > spec_.cut_after)
+            cut = spec_.cut_after - l.carried;
         if (!resend && spec_.cut > 0 && dice_.draw(id.origin, id.seq, Die::kCut) < spec_.cut)
-            cut = std::min(cut, static_cast<std::size_t>(dice_.draw(id.origin, id.seq, Die::kCutAt) *
-                                                         double(n)));
+            cut = std::min(cut, static_cast<std::size_t>(
+                                    dice_.draw(id.origin, id.seq, Die::kCutAt) * double(n)));
         const std::byte* p = l.in.data() + l.head;
         if (cut <= n) {
             if (cut > 0) send(l, p, cut, 0);
@@ -214,8 +214,8 @@ class TcpProxy {
         std::vector<pollfd> pfds{{listen_, POLLIN, 0}};
         for (const Link& l : links_) {
             if (l.paused_to > now)
-                timeout = std::min<int>(timeout,
-                                        static_cast<int>((l.paused_to - now) / 1000000 + 1));
+                timeout =
+                    std::min<int>(timeout, static_cast<int>((l.paused_to - now) / 1000000 + 1));
             if (!l.client_eof && l.avail() < kMaxBuffered) pfds.push_back({l.client, POLLIN, 0});
         }
         ::poll(pfds.data(), pfds.size(), timeout);  // EINTR: look again

@@ -73,18 +73,24 @@ class UdpProxy {
         const std::uint64_t now = now_ns();
         const std::optional<MessageId> id = message_id(buf_.data(), n);
         if (!id) return forward(buf_.data(), n, MessageId{}, false);
-        auto roll = [&](Die d, double p) { return p > 0 && dice_.draw(id->origin, id->seq, d) < p; };
+        auto roll = [&](Die d, double p) {
+            return p > 0 && dice_.draw(id->origin, id->seq, d) < p;
+        };
         if (roll(Die::kDrop, spec_.drop)) {
             log_action(log_, ch_.index, ProxyAction::kDrop, *id, now, static_cast<std::uint32_t>(n),
                        0);
             return;
         }
-        Held h{{buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(n)}, *id, now, 0, 0,
+        Held h{{buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(n)},
+               *id,
+               now,
+               0,
+               0,
                roll(Die::kDuplicate, spec_.duplicate)};
         if (roll(Die::kReorder, spec_.reorder)) return next_.push_back(std::move(h));
         if (roll(Die::kDelay, spec_.delay)) {
-            const double us = dice_.draw(id->origin, id->seq, Die::kDelayLength) *
-                              spec_.max_delay_s * 1e6;
+            const double us =
+                dice_.draw(id->origin, id->seq, Die::kDelayLength) * spec_.max_delay_s * 1e6;
             h.delay_us = static_cast<std::uint32_t>(us);
             h.due = now + std::uint64_t{h.delay_us} * 1000;
             return timed_.push_back(std::move(h));

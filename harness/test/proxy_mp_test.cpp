@@ -2,10 +2,9 @@
 // to end: one test per action with the checker's verdict asserted, the
 // proxy's log against the checker's counts, the same seed making the same
 // decisions, and nothing left behind, also after the harness is killed.
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
-
-#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <fstream>
@@ -27,8 +26,7 @@ bool contains(const std::string& s, const std::string& part) {
 
 // One paced producer (the proxy and the reader keep up: the kernel drops
 // nothing, so every loss is the proxy's) and one consumer over udp.
-std::string udp_scenario(const std::string& proxy, const std::string& bounds,
-                         int messages = 400) {
+std::string udp_scenario(const std::string& proxy, const std::string& bounds, int messages = 400) {
     return "name: udp-proxy\nseed: 11\ntimeout: 60s\nchannels:\n  data:\n    backend: udp\n"
            "    options: {rcvbuf: 4194304}\n    proxy: " +
            proxy + "\n    bounds: " + bounds +
@@ -168,9 +166,9 @@ TEST_F(Proxy, UdpDelaysReorderWhatTheyHoldBack) {
 // Every action at once: each count the checker makes is the one the
 // proxy's log accounts for.
 TEST_F(Proxy, UdpLogAgreesWithTheCheckerWithEveryAction) {
-    Outcome r = run(udp_scenario(
-        "{drop: 0.05, duplicate: 0.05, reorder: 0.05, delay: 0.05, max_delay: 2ms}",
-        "{max_loss: 1.0, max_duplicate: 1.0, max_reorder: 1.0}"));
+    Outcome r = run(
+        udp_scenario("{drop: 0.05, duplicate: 0.05, reorder: 0.05, delay: 0.05, max_delay: 2ms}",
+                     "{max_loss: 1.0, max_duplicate: 1.0, max_reorder: 1.0}"));
     ASSERT_EQ(r.cmd.status, 0) << r.cmd.out << r.cmd.err;
     EXPECT_EQ(r.stat("lost"), r.acted("dropped"));
     EXPECT_EQ(r.stat("duplicated"), r.acted("duplicated"));
@@ -198,7 +196,8 @@ TEST_F(Proxy, TheSameSeedMakesTheSameDecisions) {
 // ---------------------------------------------------------------- tcp
 
 TEST_F(Proxy, TcpSplitGivesNoFindingOnCorrectCode) {
-    Outcome r = run(tcp_scenario("{max_segment: 7}", "{messages: 200, size: {min: 32, max: 3000}}"));
+    Outcome r =
+        run(tcp_scenario("{max_segment: 7}", "{messages: 200, size: {min: 32, max: 3000}}"));
     ASSERT_EQ(r.cmd.status, 0) << r.cmd.out << r.cmd.err;
     EXPECT_GT(r.acted("split"), 0u);
     EXPECT_EQ(r.stat("received"), 400u);
@@ -209,10 +208,10 @@ TEST_F(Proxy, TcpSplitGivesNoFindingOnCorrectCode) {
 // make it fail every time, whatever the socket buffers do.
 TEST_F(Proxy, TcpSplitMakesTheWholeReadMutantFail) {
     for (int seed : {1, 2, 3}) {
-        Outcome r = run(tcp_scenario("{max_segment: 100}",
-                                     "{messages: 100, size: {min: 256, max: 4096}}",
-                                     "    mutant: whole-read\n"),
-                        {"--seed", std::to_string(seed)});
+        Outcome r =
+            run(tcp_scenario("{max_segment: 100}", "{messages: 100, size: {min: 256, max: 4096}}",
+                             "    mutant: whole-read\n"),
+                {"--seed", std::to_string(seed)});
         ASSERT_EQ(r.cmd.status, 1) << r.cmd.out << r.cmd.err;
         EXPECT_GT(r.count("corrupted") + r.count("unexpected"), 0u);
     }

@@ -188,7 +188,8 @@ struct ProxyStats {
     bool present = false;  // the channel had a proxy and its log was read
     bool exited = false;   // it ended cleanly, having forwarded all it held
     std::uint64_t dropped = 0, duplicated = 0, reordered = 0, delayed = 0;
-    std::uint64_t overtaken = 0;  // reordered or delayed datagrams a later one of their origin passed
+    // Reordered or delayed datagrams that a later one of their origin passed.
+    std::uint64_t overtaken = 0;
     std::uint64_t split = 0, tcp_delayed = 0, cut = 0, resumed = 0;
     std::uint64_t excused = 0;  // receives and missing messages the cuts account for
 };

@@ -29,7 +29,8 @@ struct PlannedChannel {
     Bounds bounds;         // tolerated loss, duplication, reordering rates
     std::string mutant;    // a planted bug (Backend::mutants()); empty = none
     nlohmann::json state;  // what backend create() returned (paths, fds)
-    std::optional<ProxySpec> proxy;  // a chaos proxy sits between writers and readers
+    // A chaos proxy sits between the writers and the readers (tcp, udp).
+    std::optional<ProxySpec> proxy;
     bool operator==(const PlannedChannel&) const = default;
 };
 

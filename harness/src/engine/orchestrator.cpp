@@ -357,8 +357,9 @@ void Run::worker_ended(std::size_t k, int status) {
     proc_status_[k] = status;
     if (k >= first_proxy_) {  // the readers must not wait for a proxy that has gone
         const std::uint32_t c = proxy_channel_[k - first_proxy_];
-        if (status != 0) spdlog::warn("the proxy of channel {} ended with status {:#x}",
-                                      plan_.channels[c].name, status);
+        if (status != 0)
+            spdlog::warn("the proxy of channel {} ended with status {:#x}", plan_.channels[c].name,
+                         status);
         if (created_[c]) socket_proxy_gone(channel_setup(plan_, c));
         return;
     }

@@ -253,15 +253,9 @@ json bounds_json(const Bounds& b) {
 
 json proxy_json(const std::optional<ProxySpec>& p) {
     if (!p) return nullptr;
-    return {{"drop", p->drop},
-            {"duplicate", p->duplicate},
-            {"reorder", p->reorder},
-            {"delay", p->delay},
-            {"max_delay", p->max_delay_s},
-            {"max_segment", p->max_segment},
-            {"cut", p->cut},
-            {"cut_after", p->cut_after},
-            {"loc", loc_json(p->loc)}};
+    return {{"drop", p->drop},   {"duplicate", p->duplicate},   {"reorder", p->reorder},
+            {"delay", p->delay}, {"max_delay", p->max_delay_s}, {"max_segment", p->max_segment},
+            {"cut", p->cut},     {"cut_after", p->cut_after},   {"loc", loc_json(p->loc)}};
 }
 
 json request_json(const ReceiveRequest& r) {

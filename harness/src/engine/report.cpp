@@ -245,11 +245,16 @@ nlohmann::json stats_json(const ChannelStats& c, const PlannedChannel& ch) {
     if (c.proxy.present) {
         // What the chaos proxy logged, beside what the checker counted.
         const ProxyStats& p = c.proxy;
-        j["proxy"] = {{"exited", p.exited},       {"dropped", p.dropped},
-                      {"duplicated", p.duplicated}, {"reordered", p.reordered},
-                      {"delayed", p.delayed},       {"overtaken", p.overtaken},
-                      {"split", p.split},           {"tcp_delayed", p.tcp_delayed},
-                      {"cut", p.cut},               {"resumed", p.resumed},
+        j["proxy"] = {{"exited", p.exited},
+                      {"dropped", p.dropped},
+                      {"duplicated", p.duplicated},
+                      {"reordered", p.reordered},
+                      {"delayed", p.delayed},
+                      {"overtaken", p.overtaken},
+                      {"split", p.split},
+                      {"tcp_delayed", p.tcp_delayed},
+                      {"cut", p.cut},
+                      {"resumed", p.resumed},
                       {"excused", p.excused}};
     }
     return j;

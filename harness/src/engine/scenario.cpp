@@ -478,7 +478,8 @@ ChannelSpec Loader::channel(const Item& it) const {
         fail_at(plugin_loc, e.what());
     }
     if (const Item* b = m.find("bounds")) ch.bounds = bounds(*b);
-    if (const Item* p = m.find("proxy")) ch.proxy = load_proxy(file_, p->node, p->loc, p->key_loc, ch.backend);
+    if (const Item* p = m.find("proxy"))
+        ch.proxy = load_proxy(file_, p->node, p->loc, p->key_loc, ch.backend);
     if (const Item* mu = m.find("mutant")) {
         ch.mutant = scalar(*mu, "a mutant name");
         ch.mutant_loc = mu->loc;

@@ -12,12 +12,13 @@
 //     max_delay: 2ms
 //     cut: 0.01            # probability per frame that its connection is cut inside it
 //     cut_after: 100000    # every connection cut once it carried this many bytes
+#include "scenario_proxy.hpp"
+
 #include <algorithm>
 #include <charconv>
 #include <set>
 
 #include "ipctorture/errors.hpp"
-#include "scenario_proxy.hpp"
 
 namespace ipct {
 namespace {
@@ -47,8 +48,7 @@ std::string joined(const std::vector<std::string>& v) {
 
 // The keys each backend takes; scenario_keys("proxy") is their union.
 const std::vector<std::string> kUdpKeys = {"drop", "duplicate", "reorder", "delay", "max_delay"};
-const std::vector<std::string> kTcpKeys = {"max_segment", "delay", "max_delay", "cut",
-                                           "cut_after"};
+const std::vector<std::string> kTcpKeys = {"max_segment", "delay", "max_delay", "cut", "cut_after"};
 
 constexpr double kMaxDelayLimit = 10;  // seconds
 constexpr std::uint64_t kMaxSegmentLimit = std::uint64_t{1} << 20;
@@ -83,8 +83,9 @@ void set_field(ProxySpec& p, const std::string& key, const YAML::Node& v, const 
     if (key == "max_delay") {
         const std::optional<double> d = v.IsScalar() ? parse_duration(v.Scalar()) : std::nullopt;
         if (!d || *d > kMaxDelayLimit)
-            fail_at(l, "expected a duration of at most 10s for 'max_delay' (like 500us, 2ms), got " +
-                           shown(v));
+            fail_at(l,
+                    "expected a duration of at most 10s for 'max_delay' (like 500us, 2ms), got " +
+                        shown(v));
         p.max_delay_s = *d;
     }
 }
