@@ -637,7 +637,8 @@ Plan read_plan(const In& in) {
 Plan plan_from_json(const json& j) {
     try {
         Plan p = read_plan(In(j, "plan"));
-        if (j.contains("faults")) p.faults = faults_from_json(j["faults"], p.processes.size());
+        if (!j.is_object() || !j.contains("faults")) IPCT_FAIL("bad plan: no 'faults'");
+        p.faults = faults_from_json(j["faults"], p.processes.size());
         return p;
     } catch (const json::exception& e) {
         IPCT_FAIL(std::string("bad plan: ") + e.what());
