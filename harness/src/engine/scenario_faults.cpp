@@ -18,65 +18,14 @@
 #include <map>
 
 #include "ipctorture/errors.hpp"
+#include "scenario_yaml.hpp"
 #include "ipctorture/plan.hpp"
 #include "ipctorture/roles.hpp"
 
 namespace ipct {
 namespace {
 
-[[noreturn]] void fail_at(const SourceLoc& l, const std::string& msg) {
-    throw ScenarioError(l.file, l.line, l.column, msg);
-}
-
-SourceLoc at(const std::string& file, const YAML::Node& n, const SourceLoc& fallback) {
-    const YAML::Mark m = n.Mark();
-    if (m.line < 0) return fallback;
-    return {file, m.line + 1, m.column + 1};
-}
-
-std::string shown(const YAML::Node& n) {
-    if (n.IsMap()) return "a map";
-    if (n.IsSequence()) return "a sequence";
-    if (n.IsScalar()) return "'" + n.Scalar() + "'";
-    return "nothing";
-}
-
-std::string joined(const std::vector<std::string>& v) {
-    std::string s;
-    for (const std::string& e : v) s += (s.empty() ? "" : ", ") + e;
-    return s;
-}
-
-struct Field {
-    YAML::Node node;
-    SourceLoc loc;
-};
-
-// A map's fields, checked: plain keys from `kind`'s list, each once.
-std::map<std::string, Field> fields(const std::string& file, const YAML::Node& n,
-                                    const SourceLoc& loc, const std::string& kind,
-                                    const std::string& what) {
-    if (!n.IsMap()) fail_at(loc, "expected a map for " + what + ", got " + shown(n));
-    const std::vector<std::string>& keys = scenario_keys(kind);
-    std::map<std::string, Field> out;
-    for (auto it = n.begin(); it != n.end(); ++it) {
-        const SourceLoc kl = at(file, it->first, loc);
-        const std::string key = it->first.IsScalar() ? it->first.Scalar() : std::string();
-        if (std::find(keys.begin(), keys.end(), key) == keys.end())
-            fail_at(kl, "unknown key " + shown(it->first) + " in " + what +
-                            "; expected one of: " + joined(keys));
-        const SourceLoc vl = it->second.IsNull() ? kl : at(file, it->second, kl);
-        if (!out.emplace(key, Field{it->second, vl}).second)
-            fail_at(kl, "duplicate key '" + key + "' in " + what);
-    }
-    return out;
-}
-
-const std::string& text(const Field& f, const std::string& key, const std::string& expected) {
-    if (!f.node.IsScalar())
-        fail_at(f.loc, "expected " + expected + " for '" + key + "', got " + shown(f.node));
-    return f.node.Scalar();
-}
+using namespace scenario_yaml;
 
 double duration(const Field& f, const std::string& key) {
     const std::optional<double> d = parse_duration(text(f, key, "a duration"));

@@ -19,32 +19,12 @@
 #include <set>
 
 #include "ipctorture/errors.hpp"
+#include "scenario_yaml.hpp"
 
 namespace ipct {
 namespace {
 
-[[noreturn]] void fail_at(const SourceLoc& l, const std::string& msg) {
-    throw ScenarioError(l.file, l.line, l.column, msg);
-}
-
-SourceLoc at(const std::string& file, const YAML::Node& n, const SourceLoc& fallback) {
-    const YAML::Mark m = n.Mark();
-    if (m.line < 0) return fallback;
-    return {file, m.line + 1, m.column + 1};
-}
-
-std::string shown(const YAML::Node& n) {
-    if (n.IsMap()) return "a map";
-    if (n.IsSequence()) return "a sequence";
-    if (n.IsScalar()) return "'" + n.Scalar() + "'";
-    return "nothing";
-}
-
-std::string joined(const std::vector<std::string>& v) {
-    std::string s;
-    for (const std::string& e : v) s += (s.empty() ? "" : ", ") + e;
-    return s;
-}
+using namespace scenario_yaml;
 
 // The keys each backend takes; scenario_keys("proxy") is their union.
 const std::vector<std::string> kUdpKeys = {"drop", "duplicate", "reorder", "delay", "max_delay"};

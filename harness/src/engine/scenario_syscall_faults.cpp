@@ -19,63 +19,13 @@
 
 #include "ipctorture/backend.hpp"
 #include "ipctorture/errors.hpp"
+#include "scenario_yaml.hpp"
 #include "ipctorture/syscall_faults.hpp"
 
 namespace ipct {
 namespace {
 
-[[noreturn]] void fail_at(const SourceLoc& l, const std::string& msg) {
-    throw ScenarioError(l.file, l.line, l.column, msg);
-}
-
-SourceLoc at(const std::string& file, const YAML::Node& n, const SourceLoc& fallback) {
-    const YAML::Mark m = n.Mark();
-    if (m.line < 0) return fallback;
-    return {file, m.line + 1, m.column + 1};
-}
-
-std::string shown(const YAML::Node& n) {
-    if (n.IsMap()) return "a map";
-    if (n.IsSequence()) return "a sequence";
-    if (n.IsScalar()) return "'" + n.Scalar() + "'";
-    return "nothing";
-}
-
-std::string joined(const std::vector<std::string>& v) {
-    std::string s;
-    for (const std::string& e : v) s += (s.empty() ? "" : ", ") + e;
-    return s;
-}
-
-struct Field {
-    YAML::Node node;
-    SourceLoc loc;
-};
-
-std::map<std::string, Field> fields(const std::string& file, const YAML::Node& n,
-                                    const SourceLoc& loc) {
-    const std::string what = "a 'syscall_faults' rule";
-    if (!n.IsMap()) fail_at(loc, "expected a map for " + what + ", got " + shown(n));
-    const std::vector<std::string>& keys = scenario_keys("syscall_fault");
-    std::map<std::string, Field> out;
-    for (auto it = n.begin(); it != n.end(); ++it) {
-        const SourceLoc kl = at(file, it->first, loc);
-        const std::string key = it->first.IsScalar() ? it->first.Scalar() : std::string();
-        if (std::find(keys.begin(), keys.end(), key) == keys.end())
-            fail_at(kl, "unknown key " + shown(it->first) + " in " + what +
-                            "; expected one of: " + joined(keys));
-        const SourceLoc vl = it->second.IsNull() ? kl : at(file, it->second, kl);
-        if (!out.emplace(key, Field{it->second, vl}).second)
-            fail_at(kl, "duplicate key '" + key + "' in " + what);
-    }
-    return out;
-}
-
-const std::string& text(const Field& f, const std::string& key, const std::string& expected) {
-    if (!f.node.IsScalar())
-        fail_at(f.loc, "expected " + expected + " for '" + key + "', got " + shown(f.node));
-    return f.node.Scalar();
-}
+using namespace scenario_yaml;
 
 std::vector<std::string> load_calls(const std::string& file, const Field& f,
                                     SyscallFaultRule::Error e) {
@@ -106,7 +56,7 @@ std::vector<std::string> load_calls(const std::string& file, const Field& f,
 }
 
 SyscallFaultRule load_rule(const std::string& file, const YAML::Node& n, const SourceLoc& loc) {
-    const auto m = fields(file, n, loc);
+    const auto m = fields(file, n, loc, "syscall_fault", "a 'syscall_faults' rule");
     SyscallFaultRule r;
     r.loc = loc;
     const auto e = m.find("error");
