@@ -22,8 +22,8 @@
 //
 // Workers: the orchestrator starts workers by executing this binary with the
 // hidden `worker` subcommand; LLVMFuzzerInitialize sees that argv and hands
-// it to cli_main() before libFuzzer parses anything, so the target needs no
-// other binary.  Workers run without LeakSanitizer (see Initialize).
+// it to worker_command() before libFuzzer parses anything, so the target
+// needs no other binary.  Workers run without LeakSanitizer (see Initialize).
 // $IPCT_FUZZ_PRINT: print each input's scenario and timings first.
 // Process faults (issue 5) are not generated yet.
 #include <fcntl.h>
@@ -51,10 +51,10 @@
 #include <vector>
 
 #include "ipctorture/checker.hpp"
-#include "ipctorture/cli.hpp"
 #include "ipctorture/errors.hpp"
 #include "ipctorture/orchestrator.hpp"
 #include "ipctorture/scenario.hpp"
+#include "ipctorture/worker.hpp"
 
 namespace {
 
@@ -576,7 +576,7 @@ void run_one(const std::string& yaml, bool threads) {
 // Otherwise: logging off, and a private run root removed at exit.
 extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
     if (*argc > 1 && std::strcmp((*argv)[1], "worker") == 0)
-        std::exit(ipct::cli_main(*argc, *argv));
+        std::exit(ipct::worker_command(*argc, *argv));
     spdlog::set_level(spdlog::level::off);
     // Workers inherit the environment.  LeakSanitizer's check at each
     // worker's exit costs ~30 ms per process (measured), more than the rest

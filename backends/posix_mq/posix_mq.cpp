@@ -255,6 +255,7 @@ IoResult MqEndpoint::receive(std::span<std::byte> buf) {
 class PosixMqBackend final : public Backend {
   public:
     std::string_view name() const override { return "posix_mq"; }
+    bool reopenable() const override { return true; }
     std::string_view summary() const override {
         return "POSIX message queue (mq_open), named after the run, priorities 0..MQ_PRIO_MAX-1";
     }

@@ -309,6 +309,7 @@ bool still_ours(int id, std::optional<std::int64_t> ctime) {
 class SysvMsgBackend final : public Backend {
   public:
     std::string_view name() const override { return "sysv_msg"; }
+    bool reopenable() const override { return true; }
     std::string_view summary() const override {
         return "System V message queue (msgget IPC_PRIVATE), types from the header, selective "
                "receive by msgtyp";

@@ -66,7 +66,7 @@ INSTANTIATE_TEST_SUITE_P(
     Faults, BadFault,
     testing::Values(
         Case{"  - {action: explode, target: consumer0, at: 1s}\n", 11, 14,
-             "unknown fault action 'explode'; expected kill, stop or signal",
+             "unknown fault action 'explode'; expected kill, stop, signal or restart",
              "  - {action: kill, target: consumer0, at: 1s}\n"},
         Case{"  - {action: kill, target: consumer7, at: 1s}\n", 11, 28,
              "unknown target 'consumer7'", "  - {action: kill, target: consumer, at: 1s}\n"},
@@ -121,6 +121,14 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"  - {action: kill, target: consumer0, at: 1s, when: now}\n", 11, 47,
              "unknown key 'when' in a fault; expected one of: action, target",
              "  - {action: kill, target: consumer0, at: 1s}\n"},
+        Case{"  - {action: kill, target: consumer0, at: 1s, delay: 10ms}\n", 11, 54,
+             "'delay' is only for a restart fault",
+             "  - {action: restart, target: consumer0, at: 1s, delay: 10ms}\n"},
+        Case{"  - {action: restart, target: consumer0, at: 1s, delay: soon}\n", 11, 57,
+             "expected a duration for 'delay'",
+             "  - {action: restart, target: consumer0, at: 1s, delay: 0}\n"},
+        Case{"  - {action: restart, target: signaler0, at: 1s}\n", 11, 31, "is a signaler",
+             "  - {action: restart, target: producer0, at: 1s}\n"},
         Case{"  kill: consumer0\n", 11, 3, "expected a sequence of faults",
              "  - {action: kill, target: consumer0, at: 1s}\n"}));
 
@@ -142,6 +150,47 @@ TEST(Faults, PlanExpandsTargetsAndKeepsTheTrigger) {
     EXPECT_EQ(fault_signal(p.faults[2]), SIGTERM);
     EXPECT_DOUBLE_EQ(p.faults[2].at_s, 0.03);
     EXPECT_EQ(p.faults[2].entry, 1u);
+    EXPECT_EQ(plan_from_json(plan_to_json(p)), p);
+}
+
+// Restarts: producers and consumers on channels a new incarnation can open
+// again; the rest refused at the target.
+TEST(Faults, RestartTargetsAreCheckedAgainstRolesAndBackends) {
+    const std::string head =
+        "name: t\n"                                                   // 1
+        "channels:\n"                                                 // 2
+        "  q: {backend: sysv_msg}\n"                                  // 3
+        "  p: {backend: pipe}\n"                                      // 4
+        "processes:\n"                                                // 5
+        "  - {role: producer, channel: q, workload: {messages: 10}}\n"  // 6
+        "  - {role: relay, input: q, output: p}\n"                    // 7
+        "  - {role: consumer, channel: p}\n"                          // 8
+        "faults:\n";                                                  // 9
+    auto refused = [&](const std::string& fault, const std::string& message) {
+        try {
+            load_scenario_text(head + fault, "t.yaml");
+            ADD_FAILURE() << "loaded: " << fault;
+        } catch (const ScenarioError& e) {
+            EXPECT_EQ(e.line(), 10) << e.what();
+            EXPECT_EQ(e.column(), 31) << e.what();
+            EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
+        }
+    };
+    refused("  - {action: restart, target: relay0, at: 1s}\n",
+            "a restart's target must be a producer or a consumer; 'relay0' is a relay");
+    refused("  - {action: restart, target: consumer0, at: 1s}\n",
+            "'consumer0' uses channel 'p' (pipe)");
+    // The same faults as kills, and a restart of the producer, load.
+    const Scenario s = load_scenario_text(
+        head + "  - {action: kill, target: relay0, at: 1s}\n"
+               "  - {action: kill, target: consumer0, at: 1s}\n"
+               "  - {action: restart, target: producer0, at: 1s, delay: 20ms}\n",
+        "t.yaml");
+    const Plan p = make_plan(s, 1, "id", "/nonexistent");
+    ASSERT_EQ(p.faults.size(), 3u);
+    EXPECT_EQ(p.faults[2].action, FaultAction::kRestart);
+    EXPECT_DOUBLE_EQ(p.faults[2].delay_s, 0.02);
+    EXPECT_EQ(fault_signal(p.faults[2]), SIGKILL);
     EXPECT_EQ(plan_from_json(plan_to_json(p)), p);
 }
 

@@ -183,6 +183,13 @@ class Backend {
     virtual std::unique_ptr<Endpoint> open(const ChannelSetup& ch, const nlohmann::json& state,
                                            Direction d) = 0;
     virtual void cleanup(const ChannelSetup& ch, const nlohmann::json& state) = 0;
+    // Whether a process of the channel may be killed and a new incarnation
+    // of it open the channel again mid-run (a `restart` fault): the channel
+    // is opened by name (nothing inherited at spawn), a dead process's
+    // endpoint takes nothing with it that the others need, and a receive
+    // takes one whole message, so a killed reader held at most one (what
+    // the checker assumes across incarnations).  Default: no.
+    virtual bool reopenable() const { return false; }
     // Whether a program outside the harness can use this backend (role:
     // exec), and, in the worker that starts it, what it gets for side d.
     // The program logs nothing; the orchestrator still calls process_gone()

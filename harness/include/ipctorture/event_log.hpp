@@ -60,6 +60,12 @@ enum class Note : std::uint32_t {
     // An exec process (exec.hpp), just before execve: status ok.  If execve
     // fails, a second one with status error and err = its errno.
     kExec = 5,
+    // Never written by a process: the checker's reader puts one between two
+    // incarnations of a restarted process (faults.hpp) when it joins their
+    // logs into one history.  seq = the incarnation that begins, t_start =
+    // t_end = a bound on the previous one's death (when the orchestrator saw
+    // it end; else the new one's first record).
+    kIncarnation = 6,
 };
 
 enum class Status : std::uint8_t {

@@ -2,7 +2,10 @@
 // what the orchestrator logs when it carries one out (Op::kFault).
 //
 // A fault acts on one planned process: kill (SIGKILL), stop (SIGSTOP, then
-// SIGCONT after its pause) or signal (a named signal).  Its trigger is a time after the start
+// SIGCONT after its pause), signal (a named signal) or restart (SIGKILL, then
+// a new incarnation of the same process, after its delay, that carries on
+// its work: a producer from the message after the last one any earlier
+// incarnation began to send, a consumer receiving on).  Its trigger is a time after the start
 // barrier, or a message count of a process (its completed sends; a reader's
 // intact receives).  A random trigger is drawn at plan time from the run
 // seed, so the whole schedule is in plan.json and one seed gives one
@@ -14,7 +17,13 @@
 // Plan::faults, aux = the FaultStep, extra = the signal sent; status ok
 // when it was carried out, error with err = ESRCH when the target had
 // already ended (not carried out, not a finding), another errno if kill(2)
-// failed.
+// failed.  A restart's second record (aux = kRespawn) is written when the
+// new incarnation is spawned: t_start = when the orchestrator saw the old
+// one end (a bound on its death), t_end = the spawn, extra = the new
+// incarnation's number (1, 2, ...), status error with err when the spawn
+// failed (the process then stays ended).  Each incarnation k > 0 logs to
+// its own file (event_log_path(dir, p, k)); the checker reads them as one
+// history with a Note::kIncarnation record between them.
 #pragma once
 
 #include <cstdint>
@@ -26,13 +35,13 @@
 
 namespace ipct {
 
-enum class FaultAction : std::uint8_t { kKill = 1, kStop = 2, kSignal = 3 };
-const char* fault_action_name(FaultAction a);  // "kill", "stop", "signal"
+enum class FaultAction : std::uint8_t { kKill = 1, kStop = 2, kSignal = 3, kRestart = 4 };
+const char* fault_action_name(FaultAction a);  // "kill", "stop", "signal", "restart"
 std::optional<FaultAction> parse_fault_action(std::string_view s);
 
 // What one kFault record did (its aux).  A stop is two records: kStop, then
-// kCont after the pause.
-enum class FaultStep : std::uint32_t { kKill = 1, kStop = 2, kCont = 3, kSignal = 4 };
+// kCont after the pause; a restart is kKill, then kRespawn.
+enum class FaultStep : std::uint32_t { kKill = 1, kStop = 2, kCont = 3, kSignal = 4, kRespawn = 5 };
 const char* fault_step_name(FaultStep s);
 
 // Any signal by name, "SIGTERM" or "TERM" (real-time ones as "SIGRTMIN+3"):
@@ -50,6 +59,7 @@ struct PlannedFault {
     std::uint32_t target = 0;  // plan process index
     int signal = 0;            // kSignal: the signal; otherwise the one the action sends
     double pause_s = 0;        // kStop: SIGCONT this long after SIGSTOP
+    double delay_s = 0;        // kRestart: the new incarnation this long after the old ended
     bool by_count = false;
     double at_s = 0;
     std::uint32_t after_process = 0;

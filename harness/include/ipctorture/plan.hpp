@@ -119,6 +119,10 @@ nlohmann::json plan_to_json(const Plan& p);
 Plan plan_from_json(const nlohmann::json& j);  // throws HarnessError on a bad plan
 
 std::string event_log_path(const std::string& run_dir, std::uint32_t process);
+// Incarnation k of a restarted process (faults.hpp): k = 0 is the first,
+// event_log_path(dir, p); k > 0 logs to events.<p>.<k>.log.
+std::string event_log_path(const std::string& run_dir, std::uint32_t process,
+                           std::uint32_t incarnation);
 std::string orchestrator_log_path(const std::string& run_dir);
 // The event log of channel c's chaos proxy (Op::kProxyAction records).
 std::string proxy_log_path(const std::string& run_dir, std::uint32_t channel);

@@ -19,6 +19,14 @@ struct RoleContext {
     const Payload* payload = nullptr;
     Endpoint* in = nullptr;   // consumer, relay
     Endpoint* out = nullptr;  // producer, relay
+    // A restarted process's later incarnation (faults.hpp): the start
+    // barrier's release (its start delay, pace and duration count from
+    // there, as they did for the first incarnation), and a producer's first
+    // seq (the sizes and priorities of the ones before are drawn and
+    // skipped, so each seq keeps the message it had).  0 for a first
+    // incarnation.
+    std::uint64_t t0_ns = 0;
+    std::uint64_t first_seq = 0;
 };
 
 // The most a reader asks of a byte stream in one receive.  Reads of

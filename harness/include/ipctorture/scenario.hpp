@@ -242,6 +242,7 @@ struct FaultSpec {
     OptionValue target;
     int signal = 0;      // kSignal
     double pause_s = 0;  // kStop
+    double delay_s = 0;  // kRestart
     Trigger trigger = Trigger::kAt;
     double at_s = 0;
     OptionValue after_process;

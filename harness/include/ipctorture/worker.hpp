@@ -35,9 +35,18 @@ struct WorkerArgs {
     long parent = 0;
     int ready_fd = -1;
     int go_fd = -1;
+    // A restarted process's later incarnation (`--incarnation K --t0-ns T`,
+    // faults.hpp): no start barrier (the run has long started; the fds are
+    // -1), its own event log, and T, the barrier's release, to keep the
+    // first incarnation's timeline.
+    unsigned incarnation = 0;
+    unsigned long long t0_ns = 0;
 };
 
 int worker_main(const WorkerArgs& a);
+// `<binary> worker --run-dir ... (--process P | --threads | --proxy C) ...`:
+// parses the worker's command line (argv[1] is "worker") and runs it.
+int worker_command(int argc, char** argv);
 // A channel's chaos proxy (socket_proxy.hpp) as a process of the run: the
 // same contract as a worker (death signal, start barrier, its own event
 // log, proxy_log_path), exit 0 once it has forwarded all it will.

@@ -286,14 +286,15 @@ void Checker::on_hang(std::uint64_t, const Record& r) {
 
 // A message missing from channel c is provably lost only if c is drained
 // (it has consumers and each of them logged kDrained for it with no receive
-// cut short) and the missing message cannot be hiding in damaged bytes: on
+// cut short, and none is a restarted process whose killed incarnation may
+// have held a message: checker_faults.cpp judges those) and the missing message cannot be hiding in damaged bytes: on
 // a byte stream that carried garbage or corrupt frames, a message whose
 // header was split by an interleaved write arrived, but not whole.
 bool Checker::loss_provable(std::size_t c) const {
     const std::vector<std::uint32_t>& cons = chans_[c].consumers;
     const bool drained =
         !cons.empty() && std::all_of(cons.begin(), cons.end(), [&](std::uint32_t p) {
-            return procs_[p].drained && !procs_[p].recv_cut_short;
+            return procs_[p].drained && !procs_[p].recv_cut_short && procs_[p].deaths.empty();
         });
     const ChannelStats& st = res_.channels[c];
     const bool stream = chans_[c].stream_on_route;

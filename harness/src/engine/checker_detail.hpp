@@ -301,6 +301,10 @@ struct ProcState {
     // Its kWorkerStatus record's time: it had ended by then.
     std::uint64_t ended_ns = 0;
     bool killed = false;  // by the harness or by a signal
+    // A restarted process (faults.hpp): when each incarnation but the last
+    // ended (Note::kIncarnation).  What it said before a death, drained or
+    // cut short, was said by an incarnation that is gone.
+    std::vector<std::uint64_t> deaths;
     bool hung = false;
     bool sanitized = false;  // a sanitizer report in its output
     // An exec process (a user's program, logging nothing): how the

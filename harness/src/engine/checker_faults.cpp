@@ -16,6 +16,11 @@
 // Other backends keep state in user space (shared memory, sockets with a
 // connection per reader, proxies, plugins) and are left alone: whatever is
 // missing there stays indeterminate.
+//
+// A restarted reader (faults.hpp) is both: each of its killed incarnations
+// is a dead reader (it ended at its Note::kIncarnation time and held at most
+// one message), and its last incarnation, if it drained, is a reader that
+// drained.
 #include <algorithm>
 #include <string>
 
@@ -48,13 +53,22 @@ void Checker::plan_dead_readers() {
         if (st.garbage_bytes > 0 || st.corrupted > 0) continue;  // a message may hide in damage
         DeadReaders d;
         bool clean = false, other = false;
+        std::size_t holders = 0;
         for (std::uint32_t p : cs.consumers) {
             const ProcState& ps = procs_[p];
+            for (std::uint64_t t : ps.deaths) {
+                d.cutoff = std::max(d.cutoff, t);
+                ++holders;
+            }
+            if (!ps.deaths.empty() &&
+                std::find(d.dead.begin(), d.dead.end(), p) == d.dead.end())
+                d.dead.push_back(p);
             if (ps.drained && !ps.recv_cut_short) {
                 clean = true;
             } else if (!ps.drained && ps.killed && ps.status_seen && ps.ended_ns != 0) {
-                d.dead.push_back(p);
+                if (ps.deaths.empty()) d.dead.push_back(p);
                 d.cutoff = std::max(d.cutoff, ps.ended_ns);
+                ++holders;
             } else {
                 other = true;
             }
@@ -62,7 +76,7 @@ void Checker::plan_dead_readers() {
         if (!clean || other || d.dead.empty()) continue;
         d.applies = true;
         d.bounded = queue;
-        d.holders = d.dead.size();
+        d.holders = holders;
         dead_[c] = std::move(d);
     }
 }

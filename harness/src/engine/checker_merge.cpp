@@ -228,6 +228,16 @@ void Checker::on_intact(std::uint32_t p, std::uint64_t i, const Record& r, std::
 }
 
 void Checker::on_note(std::uint32_t p, const Record& r) {
+    if (r.aux == static_cast<std::uint32_t>(Note::kIncarnation) && p < procs_.size()) {
+        // A receive the killed incarnation had in hand is one a dead reader
+        // held (checker_faults.cpp), not the live process's.
+        ProcState& st = procs_[p];
+        st.deaths.push_back(r.t_start);
+        st.drained = false;
+        st.recv_cut_short = false;
+        st.exit_seen = false;
+        return;
+    }
     if (r.aux != static_cast<std::uint32_t>(Note::kSignalsSent) || p >= res_.processes.size())
         return;
     ProcessStats& ps = res_.processes[p];

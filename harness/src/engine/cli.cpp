@@ -349,6 +349,8 @@ std::string joined(int argc, char** argv) {
 }  // namespace
 
 int cli_main(int argc, char** argv) {
+    // The orchestrator's own workers (worker_cli.cpp): parsed on their own.
+    if (argc > 1 && std::string_view(argv[1]) == "worker") return worker_command(argc, argv);
     CLI::App app{"ipctorture: stress-test and correctness harness for inter-process communication"};
     app.require_subcommand(1);
     RunArgs ra;
@@ -435,34 +437,11 @@ int cli_main(int argc, char** argv) {
     auto* bench = app.add_subcommand("bench", "measure throughput against a raw baseline");
     add_bench_options(*bench, ba);
 
-    WorkerArgs wa;
-    auto* worker = app.add_subcommand("worker", "");  // hidden: empty description
-    worker->group("");
-    worker->add_option("--run-dir", wa.run_dir)->required();
-    auto* wproc = worker->add_option("--process", wa.process);
-    auto* wthreads = worker->add_flag("--threads", wa.threads);
-    auto* wproxy = worker->add_option("--proxy", wa.proxy_channel);  // a channel's chaos proxy
-    wproc->excludes(wthreads);
-    wthreads->excludes(wproc);
-    wproxy->excludes(wproc)->excludes(wthreads);
-    worker->add_option("--parent", wa.parent);
-    worker->add_option("--ready-fd", wa.ready_fd)->required();
-    worker->add_option("--go-fd", wa.go_fd)->required();
-
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         int rc = app.exit(e);
         return rc == 0 ? 0 : kExitUsage;
-    }
-    if (worker->parsed()) {
-        if (wa.threads) return worker_threads_main(wa);
-        if (wproxy->count() != 0) return proxy_main(wa);
-        if (wproc->count() == 0) {
-            std::cerr << "ipctorture worker: --process or --threads is required\n";
-            return kExitUsage;
-        }
-        return worker_main(wa);
     }
     init_logging("orchestrator");
     try {

@@ -125,6 +125,11 @@ void FaultInjector::fire(std::size_t f) {
         case FaultAction::kSignal:
             step(f, FaultStep::kSignal, pf.signal);
             break;
+        case FaultAction::kRestart:
+            // Only a kill that was carried out restarts: a target already
+            // ended stays ended.
+            if (step(f, FaultStep::kKill, SIGKILL) && hooks_.restart) hooks_.restart(pf.target, f);
+            break;
         case FaultAction::kStop: {
             step(f, FaultStep::kStop, SIGSTOP);
             if (hooks_.paused) hooks_.paused(pf.pause_s);
@@ -146,8 +151,8 @@ void FaultInjector::resume(std::size_t f) {
 }
 
 // One kill(2), recorded.  A target already gone (reaped, or a zombie)
-// is not signalled.
-void FaultInjector::step(std::size_t f, FaultStep s, int sig) {
+// is not signalled.  True if the signal was sent.
+bool FaultInjector::step(std::size_t f, FaultStep s, int sig) {
     const PlannedFault& pf = plan_.faults[f];
     Record* r = olog_.begin(Op::kFault, 0);
     r->seq = pf.target;
@@ -162,7 +167,7 @@ void FaultInjector::step(std::size_t f, FaultStep s, int sig) {
         info.si_pid == pid;
     if (pid <= 0 || zombie) {
         EventLogWriter::end(r, Status::kError, ESRCH);
-        return;
+        return false;
     }
     if (sig != SIGSTOP && sig != SIGCONT) sent_[pf.target].push_back(sig);
     if (::kill(pid, sig) != 0) {
@@ -170,11 +175,12 @@ void FaultInjector::step(std::size_t f, FaultStep s, int sig) {
         EventLogWriter::end(r, Status::kError, err);
         spdlog::warn("fault {}: {} {} failed: {}", f, fault_step_name(s),
                      plan_.processes[pf.target].name, std::strerror(err));
-        return;
+        return false;
     }
     EventLogWriter::end(r, Status::kOk);
     spdlog::info("fault {}: {} {} ({})", f, fault_step_name(s), plan_.processes[pf.target].name,
                  any_signal_name(sig));
+    return true;
 }
 
 void FaultInjector::finish() {
@@ -185,9 +191,9 @@ void FaultInjector::finish() {
         if (fired_[f]) continue;
         fired_[f] = true;
         const PlannedFault& pf = plan_.faults[f];
-        const FaultStep s = pf.action == FaultAction::kKill   ? FaultStep::kKill
-                            : pf.action == FaultAction::kStop ? FaultStep::kStop
-                                                              : FaultStep::kSignal;
+        const FaultStep s = pf.action == FaultAction::kStop     ? FaultStep::kStop
+                            : pf.action == FaultAction::kSignal ? FaultStep::kSignal
+                                                                : FaultStep::kKill;
         Record* r = olog_.begin(Op::kFault, 0);
         r->seq = pf.target;
         r->origin = static_cast<std::uint32_t>(f);

@@ -34,6 +34,9 @@ class FaultInjector {
         std::function<pid_t(std::uint32_t)> pid;
         // A stop began: the watchdog must allow this much longer.
         std::function<void(double)> paused;
+        // A restart's SIGKILL was sent to plan process p: once it has been
+        // reaped, start its next incarnation (fault f) after the delay.
+        std::function<void(std::uint32_t p, std::size_t f)> restart;
     };
     static constexpr int kPollMs = 2;
 
@@ -53,7 +56,7 @@ class FaultInjector {
   private:
     struct Counter;
     void fire(std::size_t f);
-    void step(std::size_t f, FaultStep s, int sig);
+    bool step(std::size_t f, FaultStep s, int sig);
     void poll();
     void resume(std::size_t f);
 

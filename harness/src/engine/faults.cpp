@@ -22,12 +22,15 @@ const char* fault_action_name(FaultAction a) {
             return "stop";
         case FaultAction::kSignal:
             return "signal";
+        case FaultAction::kRestart:
+            return "restart";
     }
     return "?";
 }
 
 std::optional<FaultAction> parse_fault_action(std::string_view s) {
-    for (FaultAction a : {FaultAction::kKill, FaultAction::kStop, FaultAction::kSignal})
+    for (FaultAction a :
+         {FaultAction::kKill, FaultAction::kStop, FaultAction::kSignal, FaultAction::kRestart})
         if (s == fault_action_name(a)) return a;
     return std::nullopt;
 }
@@ -42,6 +45,8 @@ const char* fault_step_name(FaultStep s) {
             return "continue";
         case FaultStep::kSignal:
             return "signal";
+        case FaultStep::kRespawn:
+            return "respawn";
     }
     return "?";
 }
@@ -81,6 +86,7 @@ std::string any_signal_name(int sig) {
 int fault_signal(const PlannedFault& f) {
     switch (f.action) {
         case FaultAction::kKill:
+        case FaultAction::kRestart:
             return SIGKILL;
         case FaultAction::kStop:
             return SIGSTOP;
@@ -97,6 +103,7 @@ json faults_to_json(const std::vector<PlannedFault>& faults) {
             {"action", fault_action_name(f.action)}, {"target", f.target}, {"entry", f.entry}};
         if (f.action == FaultAction::kSignal) j["signal"] = any_signal_name(f.signal);
         if (f.action == FaultAction::kStop) j["pause_s"] = f.pause_s;
+        if (f.action == FaultAction::kRestart) j["delay_s"] = f.delay_s;
         if (f.by_count)
             j["after"] = {{"process", f.after_process}, {"messages", f.after_messages}};
         else
@@ -131,7 +138,7 @@ PlannedFault read_fault(const json& j, std::size_t processes, std::size_t i) {
     const std::optional<FaultAction> a = j.contains("action") && j["action"].is_string()
                                              ? parse_fault_action(j["action"].get<std::string>())
                                              : std::nullopt;
-    if (!a) bad(i, "'action' is not kill, stop or signal");
+    if (!a) bad(i, "'action' is not kill, stop, signal or restart");
     f.action = *a;
     f.target = static_cast<std::uint32_t>(index_of(j, "target", processes, i));
     f.entry = static_cast<std::uint32_t>(
@@ -144,6 +151,7 @@ PlannedFault read_fault(const json& j, std::size_t processes, std::size_t i) {
         f.signal = *s;
     }
     if (f.action == FaultAction::kStop) f.pause_s = seconds_of(j, "pause_s", i);
+    if (f.action == FaultAction::kRestart) f.delay_s = seconds_of(j, "delay_s", i);
     f.by_count = j.contains("after");
     if (f.by_count) {
         const json& a2 = j["after"];

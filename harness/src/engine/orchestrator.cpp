@@ -129,6 +129,16 @@ class Run {
     void spawn_proxies(int devnull);
     void spawn(int devnull, const std::vector<int>& fds, const std::string& log,
                std::vector<std::string> args, std::vector<std::string> env = {});
+    std::unique_ptr<bp::process> launch(int devnull, const std::vector<int>& fds,
+                                        const std::string& log, bool append,
+                                        std::vector<std::string> args,
+                                        std::vector<std::string> env);
+    std::vector<std::string> worker_env(const PlannedProcess& p) const;
+    void restart_later(std::uint32_t i, std::size_t f);
+    void respawn(std::uint32_t i, std::size_t f, int status, std::uint64_t reaped,
+                 const bp::error_code& ec);
+    void watch(std::size_t k);
+    void process_ended(std::size_t k, int status);
     std::vector<int> fds_for(const PlannedProcess& p) const;
     std::vector<int> thread_ends() const;
     void worker_ended(std::size_t k, int status);
@@ -156,6 +166,19 @@ class Run {
     std::vector<WorkerEnd> ends_;                      // by plan process
     std::vector<std::uint64_t> reaped_ns_;             // by plan process: when seen ended
     std::unique_ptr<FaultInjector> faults_;            // the plan's process faults
+    // Restarts (faults.hpp), by plan process: the restart fault whose kill
+    // was sent and whose end is awaited (-1: none), the incarnation running
+    // now, and the timer of a new incarnation's delay.  The processes of
+    // ended incarnations wait in graveyard_ until the run ends.
+    std::vector<std::int64_t> restart_fault_;
+    std::vector<std::uint32_t> incarnation_;
+    std::vector<std::unique_ptr<asio::steady_timer>> respawn_timer_;
+    std::vector<std::unique_ptr<bp::process>> graveyard_;
+    // What to do when procs_[k] ends (set by start_loop, for the processes
+    // it watches and for each new incarnation).
+    std::function<void(std::size_t, int)> on_end_;
+    std::function<void()> finish_;  // every process has ended (start_loop)
+    bool stopping_ = false;  // the watchdog or an interrupt is killing the run
     // procs_ from first_proxy_ on are chaos proxies, of these channels.
     std::size_t first_proxy_ = 0;
     std::vector<std::uint32_t> proxy_channel_;
@@ -219,7 +242,9 @@ void Run::cleanup_channels() {
 }
 
 std::vector<int> Run::fds_for(const PlannedProcess& p) const {
-    std::vector<int> fds{ready_.w, go_.r};
+    std::vector<int> fds;
+    for (int fd : {ready_.w, go_.r})  // closed once every first incarnation is spawned
+        if (fd >= 0) fds.push_back(fd);
     auto add = [&](std::uint32_t c, Direction d) {
         if (c == kNoChannel) return;
         const auto& ch = plan_.channels[c];
@@ -236,8 +261,20 @@ std::vector<int> Run::fds_for(const PlannedProcess& p) const {
 // One worker process: its output goes to `log` in the run directory.
 void Run::spawn(int devnull, const std::vector<int>& fds, const std::string& log,
                 std::vector<std::string> args, std::vector<std::string> env) {
+    procs_.push_back(launch(devnull, fds, log, false, std::move(args), std::move(env)));
+    proc_status_.push_back(-1);
+}
+
+// Starts the worker binary with the common arguments first; its output goes
+// to `log` (appended to when `append`: a restarted process's incarnations
+// share one output file, where the sanitizer reports are looked for).
+std::unique_ptr<bp::process> Run::launch(int devnull, const std::vector<int>& fds,
+                                         const std::string& log, bool append,
+                                         std::vector<std::string> args,
+                                         std::vector<std::string> env) {
     const std::string out = dir_.path() + "/" + log;
-    const int out_fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    const int out_fd = ::open(out.c_str(),
+                              O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC) | O_CLOEXEC, 0600);
     if (out_fd < 0) IPCT_FAIL_ERRNO("cannot create " + out);
     WorkerInit init{fds, out_fd, devnull, pgid_};
     init.env = std::move(env);
@@ -251,12 +288,26 @@ void Run::spawn(int devnull, const std::vector<int>& fds, const std::string& log
                                     "--go-fd",
                                     std::to_string(go_.r)};
     args.insert(args.begin(), common.begin(), common.end());
-    auto proc = std::make_unique<bp::process>(ctx_, exe_, args, init);
+    std::unique_ptr<bp::process> proc;
+    try {
+        proc = std::make_unique<bp::process>(ctx_, exe_, args, init);
+    } catch (...) {
+        ::close(out_fd);
+        throw;
+    }
     ::close(out_fd);
     if (pgid_ == 0) pgid_ = proc->id();
     dir_.add_pid(proc->id());
-    procs_.push_back(std::move(proc));
-    proc_status_.push_back(-1);
+    return proc;
+}
+
+// The environment of plan process p's worker: the interposers it runs under.
+std::vector<std::string> Run::worker_env(const PlannedProcess& p) const {
+    std::vector<std::string> env =
+        p.sigsafe ? sigsafe_environment(sigsafe_lib_, sigsafe_report_path(dir_.path(), p.index))
+                  : std::vector<std::string>{};
+    if (!p.syscall_faults.empty()) add_syscall_faults_environment(env, faults_lib_, plan_, p);
+    return env;
 }
 
 void Run::spawn_all() {
@@ -274,22 +325,18 @@ void Run::spawn_all() {
         fds.erase(std::unique(fds.begin(), fds.end()), fds.end());
         spawn(devnull, fds, kThreadsWorkerLog, {"--threads"});
     } else {
-        for (const auto& p : plan_.processes) {
-            std::vector<std::string> env =
-                p.sigsafe
-                    ? sigsafe_environment(sigsafe_lib_, sigsafe_report_path(dir_.path(), p.index))
-                    : std::vector<std::string>{};
-            if (!p.syscall_faults.empty())
-                add_syscall_faults_environment(env, faults_lib_, plan_, p);
+        for (const auto& p : plan_.processes)
             spawn(devnull, fds_for(p), "worker." + std::to_string(p.index) + ".log",
-                  {"--process", std::to_string(p.index)}, std::move(env));
-        }
+                  {"--process", std::to_string(p.index)}, worker_env(p));
     }
     for (const auto& p : plan_.processes) {
         proc_of_.push_back(opt_.as_threads ? 0 : p.index);
         ends_.push_back(WorkerEnd{procs_[proc_of_.back()]->id(), -1, false});
     }
     reaped_ns_.assign(ends_.size(), 0);
+    restart_fault_.assign(ends_.size(), -1);
+    incarnation_.assign(ends_.size(), 0);
+    respawn_timer_.resize(ends_.size());
     spawn_proxies(devnull);
     ::close(devnull);
     running_ = procs_.size();
@@ -322,6 +369,9 @@ std::vector<int> Run::thread_ends() const {
 }
 
 void Run::kill_running(const char* why) {
+    stopping_ = true;
+    for (auto& t : respawn_timer_)  // a restart due now ends instead (respawn)
+        if (t) t->cancel();
     const std::vector<int> threads = thread_ends();
     for (std::size_t k = 0; k < procs_.size(); ++k) {
         if (proc_status_[k] != -1) continue;
@@ -419,7 +469,8 @@ void Run::start_loop() {
                                      watchdog.expiry() +
                                      std::chrono::nanoseconds(std::int64_t(pause_s * 1e9)));
                                  watchdog.async_wait(on_watchdog);
-                             }});
+                             },
+                             [this](std::uint32_t i, std::size_t f) { restart_later(i, f); }});
     auto finish = [&] {
         finished_ = true;
         faults_->finish();
@@ -440,15 +491,29 @@ void Run::start_loop() {
                          barrier_failed_ = true;
                          kill_running("a worker ended before the start barrier");
                      });
-    for (std::size_t i = 0; i < procs_.size(); ++i) {
-        procs_[i]->async_wait([this, i, &finish](const bp::error_code& ec, int) {
-            worker_ended(i, ec ? 0x7f00 : procs_[i]->native_exit_code());
-            if (--running_ == 0) {
-                t_done_ = now_ns();
-                finish();
-            }
-        });
-    }
+    finish_ = finish;
+    on_end_ = [this](std::size_t k, int status) {
+        // The kill of a restart: the process lives on in a new incarnation.
+        // Only SIGKILL counts: a process that exited, or crashed, before the
+        // kill reached it keeps that end.
+        if (k < first_proxy_ && restart_fault_[k] >= 0 && !stopping_ && !finished_ &&
+            WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) {
+            const std::size_t f = static_cast<std::size_t>(restart_fault_[k]);
+            restart_fault_[k] = -1;
+            proc_status_[k] = status;  // no fault or watchdog may signal the dead pid
+            const std::uint64_t reaped = now_ns();
+            auto& t = respawn_timer_[k];
+            t = std::make_unique<asio::steady_timer>(
+                ctx_, std::chrono::nanoseconds(std::int64_t(plan_.faults[f].delay_s * 1e9)));
+            t->async_wait([this, k, f, status, reaped](const bp::error_code& ec) {
+                respawn(static_cast<std::uint32_t>(k), f, status, reaped, ec);
+            });
+            return;
+        }
+        if (k < restart_fault_.size()) restart_fault_[k] = -1;
+        process_ended(k, status);
+    };
+    for (std::size_t i = 0; i < procs_.size(); ++i) watch(i);
     on_watchdog = [this](const bp::error_code& ec) {
         if (ec || finished_) return;
         const std::vector<int> threads = thread_ends();
@@ -470,6 +535,81 @@ void Run::start_loop() {
     if (opt_.on_progress) progress_tick(ticker, tally);
     if (procs_.empty()) finish();
     ctx_.run();
+}
+
+// Hands procs_[k]'s end to on_end_.
+void Run::watch(std::size_t k) {
+    procs_[k]->async_wait([this, k](const bp::error_code& ec, int) {
+        on_end_(k, ec ? 0x7f00 : procs_[k]->native_exit_code());
+    });
+}
+
+// A restart's SIGKILL reached plan process i: its end (on_end_) starts the
+// next incarnation.
+void Run::restart_later(std::uint32_t i, std::size_t f) {
+    if (i < restart_fault_.size()) restart_fault_[i] = static_cast<std::int64_t>(f);
+}
+
+// The delay of restart fault f on plan process i is over (or was cut short
+// by the run stopping: ec): spawn its next incarnation, logged as a kRespawn
+// fault record (t_start = when the killed one was seen to end, extra = the
+// new incarnation's number, size = the killed one's wait status).  If the
+// run is stopping, or the spawn fails, the killed incarnation's end is the
+// process's end.
+void Run::respawn(std::uint32_t i, std::size_t f, int status, std::uint64_t reaped,
+                  const bp::error_code& ec) {
+    const std::size_t k = proc_of_[i];
+    if (ec || stopping_ || finished_) {
+        process_ended(k, status);
+        return;
+    }
+    const std::uint32_t n = incarnation_[i] + 1;
+    Record* r = olog_.begin(Op::kFault, 0);
+    r->t_start = reaped;
+    r->seq = i;
+    r->origin = static_cast<std::uint32_t>(f);
+    r->aux = static_cast<std::uint32_t>(FaultStep::kRespawn);
+    r->extra = n;
+    r->size = static_cast<std::uint32_t>(status);
+    const PlannedProcess& p = plan_.processes[i];
+    try {
+        const int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (devnull < 0) IPCT_FAIL_ERRNO("open /dev/null");
+        std::unique_ptr<bp::process> proc;
+        try {
+            proc = launch(devnull, fds_for(p), "worker." + std::to_string(i) + ".log", true,
+                          {"--process", std::to_string(i), "--incarnation", std::to_string(n),
+                           "--t0-ns", std::to_string(t_go_)},
+                          worker_env(p));
+        } catch (...) {
+            ::close(devnull);
+            throw;
+        }
+        ::close(devnull);
+        graveyard_.push_back(std::move(procs_[k]));
+        procs_[k] = std::move(proc);
+        proc_status_[k] = -1;
+        incarnation_[i] = n;
+        ends_[i].pid = procs_[k]->id();
+    } catch (const std::exception& e) {
+        EventLogWriter::end(r, Status::kError, EIO);
+        spdlog::error("restart of {}: {}", p.name, e.what());
+        process_ended(k, status);
+        return;
+    }
+    EventLogWriter::end(r, Status::kOk);
+    spdlog::info("fault {}: {} restarted (incarnation {}, pid {})", f, p.name, n,
+                 procs_[k]->id());
+    watch(k);
+}
+
+// procs_[k] has ended for good.
+void Run::process_ended(std::size_t k, int status) {
+    worker_ended(k, status);
+    if (--running_ == 0) {
+        t_done_ = now_ns();
+        finish_();
+    }
 }
 
 // Calls opt_.on_progress every opt_.progress_interval_s until t is cancelled.

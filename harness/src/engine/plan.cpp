@@ -190,6 +190,14 @@ std::string event_log_path(const std::string& run_dir, std::uint32_t process) {
         .string();
 }
 
+std::string event_log_path(const std::string& run_dir, std::uint32_t process,
+                           std::uint32_t incarnation) {
+    if (incarnation == 0) return event_log_path(run_dir, process);
+    return (std::filesystem::path(run_dir) /
+            ("events." + std::to_string(process) + "." + std::to_string(incarnation) + ".log"))
+        .string();
+}
+
 std::string orchestrator_log_path(const std::string& run_dir) {
     return (std::filesystem::path(run_dir) / "events.orchestrator.log").string();
 }

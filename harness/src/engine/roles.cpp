@@ -94,11 +94,23 @@ class MessageSource {
           rng_(c.self->seed),
           prio_rng_(derive_seed(c.self->seed, 1)) {}  // its own stream: sizes stay as without
 
-    // Waits out the start delay; pace and duration count from then.
+    // Waits out the start delay; pace and duration count from then.  A
+    // later incarnation keeps the first one's timeline.
     void start() {
-        start_delay(w_);
-        t0_ = now_ns();
+        if (c_.t0_ns != 0) {
+            t0_ = c_.t0_ns + std::uint64_t(w_.start_delay_s * 1e9);
+            sleep_until_ns(t0_);
+        } else {
+            start_delay(w_);
+            t0_ = now_ns();
+        }
         stop_at_ = w_.duration_s > 0 ? t0_ + std::uint64_t(w_.duration_s * 1e9) : 0;
+    }
+    // Draws message seq's size and priority without sending it: what an
+    // earlier incarnation sent (or began to).
+    void skip() {
+        (void)draw_size(w_.size, rng_);
+        if (w_.priority) (void)draw_size(*w_.priority, prio_rng_);
     }
     // Whether message seq is due (count or duration not reached yet); under
     // a rate, returns at its time.
@@ -130,7 +142,11 @@ int run_producer(RoleContext& c) {
     if (c.in) return run_pinger(c);
     MessageSource src(c);
     src.start();
-    for (std::uint64_t seq = 0; src.due(seq); ++seq)
+    const std::uint64_t first =
+        c.self->workload.messages > 0 ? std::min(c.first_seq, c.self->workload.messages)
+                                      : c.first_seq;
+    for (std::uint64_t seq = 0; seq < first; ++seq) src.skip();
+    for (std::uint64_t seq = first; src.due(seq); ++seq)
         if (!src.send(seq).ok()) break;  // the error is in the history; the checker judges it
     c.out->close();
     c.log->mark(Op::kClose, ch16(c.self->out_channel));
@@ -225,7 +241,10 @@ Record frame_record(const Frame& f, std::uint32_t channel) {
 }
 
 int run_consumer(RoleContext& c) {
-    start_delay(c.self->workload);
+    if (c.t0_ns != 0)
+        sleep_until_ns(c.t0_ns + std::uint64_t(c.self->workload.start_delay_s * 1e9));
+    else
+        start_delay(c.self->workload);
     receive_all(c, [&](const Frame& f) { c.log->append(frame_record(f, c.self->in_channel)); });
     c.in->close();
     return 0;

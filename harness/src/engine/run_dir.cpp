@@ -18,8 +18,10 @@
 #include "ipctorture/backend.hpp"
 #include "ipctorture/errors.hpp"
 #include "ipctorture/event_log.hpp"
+#include "ipctorture/faults.hpp"
 #include "ipctorture/orchestrator.hpp"
 #include "ipctorture/report.hpp"
+#include "ipctorture/roles.hpp"
 #include "ipctorture/sigsafe.hpp"
 #include "ipctorture/syscall_faults.hpp"
 
@@ -191,9 +193,48 @@ CleanReport clean_runs(const std::string& root) {
 }
 
 namespace {
-std::vector<std::unique_ptr<EventLogReader>> open_logs(const std::string& dir, const Plan& plan,
-                                                       HistoryView& h) {
+
+// The logs a check reads, mapped, and the joined copies of restarted
+// processes' logs (HistoryView points into both).
+struct OpenLogs {
     std::vector<std::unique_ptr<EventLogReader>> readers;
+    std::vector<std::vector<Record>> joined;
+};
+
+// When the orchestrator saw incarnation k - 1 of process p end: its kRespawn
+// record of incarnation k (faults.hpp), or 0.
+std::uint64_t incarnation_bound(std::span<const Record> orchestrator, std::uint32_t p,
+                                std::uint32_t k) {
+    for (const Record& r : orchestrator)
+        if (r.op == Op::kFault && r.aux == static_cast<std::uint32_t>(FaultStep::kRespawn) &&
+            r.seq == p && r.extra == k && r.status == Status::kOk)
+            return r.t_start;
+    return 0;
+}
+
+// A restarted process's incarnations (events.<p>.log, events.<p>.1.log, ...)
+// as one history: each later one after a Note::kIncarnation record.
+void join_incarnations(const std::string& dir, std::uint32_t p, OpenLogs& open, HistoryView& h) {
+    std::vector<Record> all(h.logs[p].begin(), h.logs[p].end());
+    for (std::uint32_t k = 1;; ++k) {
+        const std::string path = event_log_path(dir, p, k);
+        if (!fs::exists(path)) break;
+        const EventLogReader next(path);
+        std::uint64_t bound = incarnation_bound(h.orchestrator, p, k);
+        if (bound == 0 && next.size() > 0) bound = next[0].t_start;
+        Record mark = note_record(Note::kIncarnation, k);
+        mark.t_start = mark.t_end = bound;
+        all.push_back(mark);
+        all.insert(all.end(), next.data(), next.data() + next.size());
+    }
+    open.joined.push_back(std::move(all));
+    h.logs[p] = open.joined.back();
+}
+
+OpenLogs open_logs(const std::string& dir, const Plan& plan, HistoryView& h) {
+    OpenLogs open;
+    auto& readers = open.readers;
+    open.joined.reserve(plan.processes.size());  // h.logs points into it
     h.logs.resize(plan.processes.size());
     for (std::size_t i = 0; i < plan.processes.size(); ++i) {
         const std::string p = event_log_path(dir, static_cast<std::uint32_t>(i));
@@ -213,7 +254,9 @@ std::vector<std::unique_ptr<EventLogReader>> open_logs(const std::string& dir, c
         readers.push_back(std::make_unique<EventLogReader>(o));
         h.orchestrator = {readers.back()->data(), readers.back()->size()};
     }
-    return readers;
+    for (std::uint32_t i = 0; i < plan.processes.size(); ++i)
+        if (fs::exists(event_log_path(dir, i, 1))) join_incarnations(dir, i, open, h);
+    return open;
 }
 }  // namespace
 

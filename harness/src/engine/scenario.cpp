@@ -115,7 +115,7 @@ const std::vector<ScenarioKeys> kKnownKeys = {
     {"matrix_backend", {"backend", "options"}},
     {"plugin_backend", {"plugin", "options"}},
     {"perturb", {"probability", "max_sleep", "max_spin", "kinds", "sites"}},
-    {"fault", {"action", "target", "at", "after", "random", "pause", "signal"}},
+    {"fault", {"action", "target", "at", "after", "random", "pause", "signal", "delay"}},
     {"fault_after", {"process", "messages"}},
     {"fault_random", {"rate", "from", "until"}},
     {"syscall_fault", {"error", "calls", "probability", "nth"}},

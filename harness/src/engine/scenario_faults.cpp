@@ -3,13 +3,19 @@
 // schedule drawn from the run seed.
 //
 //   faults:
-//     - action: kill | stop | signal
+//     - action: kill | stop | signal | restart
 //       target: consumer0            # a process name, a counted name, a role
 //       at: 200ms                    # one trigger: at, after or random
 //       after: {process: producer0, messages: 500}
 //       random: {rate: 4, from: 100ms, until: 1s}   # faults per second
 //       pause: 50ms                  # stop only: SIGCONT after this long
 //       signal: SIGTERM              # signal only
+//       delay: 20ms                  # restart only (default 0): the new incarnation
+//                                    # starts this long after the old one ended
+//
+// A restart's target must be a producer or a consumer whose channel a new
+// process can open again by name (Backend::reopenable(): posix_mq,
+// sysv_msg).
 #include "scenario_faults.hpp"
 
 #include <algorithm>
@@ -17,6 +23,7 @@
 #include <cmath>
 #include <map>
 
+#include "ipctorture/backend.hpp"
 #include "ipctorture/errors.hpp"
 #include "scenario_yaml.hpp"
 #include "ipctorture/plan.hpp"
@@ -109,6 +116,10 @@ void load_action_keys(const std::map<std::string, Field>& m, FaultSpec& out) {
         fail_at(sig != m.end() ? sig->second.loc : out.loc,
                 sig != m.end() ? "'signal' is only for a signal fault (kill sends SIGKILL)"
                                : "a signal fault needs 'signal' (a name like SIGTERM)");
+    auto delay = m.find("delay");
+    if (delay != m.end() && out.action != FaultAction::kRestart)
+        fail_at(delay->second.loc, "'delay' is only for a restart fault");
+    if (delay != m.end()) out.delay_s = duration(delay->second, "delay");
     if (sig != m.end()) {
         const std::string& name = text(sig->second, "signal", "a signal name");
         const std::optional<int> s = any_signal(name);
@@ -125,10 +136,11 @@ FaultSpec load_fault(const std::string& file, const YAML::Node& n, const SourceL
     f.loc = loc;
     const auto m = fields(file, n, loc, "fault", "a fault");
     const Field& a = need(m, "action", loc, "a fault");
-    const std::string& action = text(a, "action", "kill, stop or signal");
+    const std::string& action = text(a, "action", "kill, stop, signal or restart");
     const std::optional<FaultAction> act = parse_fault_action(action);
     if (!act)
-        fail_at(a.loc, "unknown fault action '" + action + "'; expected kill, stop or signal");
+        fail_at(a.loc,
+                "unknown fault action '" + action + "'; expected kill, stop, signal or restart");
     f.action = *act;
     const Field& t = need(m, "target", loc, "a fault");
     f.target = {text(t, "target", "a process or role name"), t.loc};
@@ -157,6 +169,34 @@ std::uint32_t counted_process(const Scenario& s, const FaultSpec& f) {
                                      joined(names) + ")");
 }
 
+// A restart's targets: producers and consumers (a relay, a pinger or an exec
+// program cannot pick up where a killed incarnation stopped), on channels a
+// new incarnation can open again (Backend::reopenable).
+void check_restart(const Scenario& s, const FaultSpec& f, const std::vector<std::uint32_t>& targets) {
+    const std::vector<std::string> names = process_names(s);
+    std::uint32_t i = 0;
+    for (const ProcessSpec& p : s.processes) {
+        for (int k = 0; k < p.count; ++k, ++i) {
+            if (!std::binary_search(targets.begin(), targets.end(), i)) continue;
+            const bool pinger = p.role == Role::kProducer && !p.input.empty();
+            if ((p.role != Role::kProducer && p.role != Role::kConsumer) || pinger)
+                fail_at(f.target.loc, "a restart's target must be a producer or a consumer; '" +
+                                          names[i] + "' is a " +
+                                          (pinger ? std::string("pinger (a producer with an input)")
+                                                  : std::string(role_name(p.role))));
+            for (const ChannelSpec& c : s.channels) {
+                if (c.name != p.channel) continue;
+                const Backend* b = find_backend(c.backend);
+                if (b == nullptr || !b->reopenable())
+                    fail_at(f.target.loc,
+                            "a restart needs a channel that a new incarnation can open again "
+                            "(posix_mq or sysv_msg); '" +
+                                names[i] + "' uses channel '" + c.name + "' (" + c.backend + ")");
+            }
+        }
+    }
+}
+
 }  // namespace
 
 std::vector<FaultSpec> load_faults(const std::string& file, const YAML::Node& n,
@@ -170,7 +210,8 @@ std::vector<FaultSpec> load_faults(const std::string& file, const YAML::Node& n,
 
 void check_faults(const Scenario& s) {
     for (const FaultSpec& f : s.faults) {
-        fault_targets(s, f);
+        const std::vector<std::uint32_t> targets = fault_targets(s, f);
+        if (f.action == FaultAction::kRestart) check_restart(s, f, targets);
         if (f.trigger == FaultSpec::Trigger::kAfter) counted_process(s, f);
     }
 }
@@ -184,6 +225,7 @@ std::vector<PlannedFault> plan_faults(const Scenario& s, std::uint64_t seed) {
         p.action = f.action;
         p.signal = f.signal;
         p.pause_s = f.pause_s;
+        p.delay_s = f.delay_s;
         p.entry = e;
         if (f.trigger != FaultSpec::Trigger::kRandom) {
             p.at_s = f.at_s;

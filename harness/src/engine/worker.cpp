@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
+#include <span>
 #include <memory>
 
 #include "ipctorture/backend.hpp"
@@ -97,20 +99,45 @@ Record perturbations_note() {
 
 
 int run_started(const Plan& plan, const PlannedProcess& self, EventLogWriter& log, Endpoint* in,
-                Endpoint* out, bool targeted) {
+                Endpoint* out, bool targeted, const Incarnation& inc) {
     log.mark(Op::kStart, 0);
     Payload payload(plan.seed);
     RoleContext ctx{&plan, &self, &log, &payload, in, out};
+    ctx.t0_ns = inc.t0_ns;
+    ctx.first_seq = inc.first_seq;
     const int rc = bench_harness_off() ? run_bench_off_role(ctx) : run_role(ctx);
     if (targeted) log.append(note_record(Note::kSignalsCaught, target_signals_caught()));
     if (targeted || eintr_retries() > 0)
         log.append(note_record(Note::kEintrRetries, eintr_retries()));
     if (self.perturb.on()) {
         log.append(perturbations_note());
-        write_perturb_log(perturb_log_path(plan.run_dir, self.index), self, perturb_trace());
+        // A later incarnation's decisions go beside the first one's.
+        write_perturb_log(inc.number == 0 ? perturb_log_path(plan.run_dir, self.index)
+                                          : plan.run_dir + "/perturb." +
+                                                std::to_string(self.index) + "." +
+                                                std::to_string(inc.number) + ".json",
+                          self, perturb_trace());
     }
     log.mark(Op::kExit, 0, static_cast<std::uint32_t>(rc));
     return rc;
+}
+
+// A later incarnation's producer starts after the highest seq any earlier
+// incarnation logged a send of, complete or not: one whose send was cut
+// short may have been delivered, and sending it again could duplicate it.
+Incarnation resume_point(const std::string& run_dir, const PlannedProcess& self,
+                         unsigned number, std::uint64_t t0_ns) {
+    Incarnation inc{number, t0_ns, 0};
+    if (number == 0 || self.role != Role::kProducer) return inc;
+    for (unsigned k = 0; k < number; ++k) {
+        const std::string path = event_log_path(run_dir, self.index, k);
+        if (!std::filesystem::exists(path)) continue;
+        const EventLogReader prev(path);
+        for (const Record& r : std::span<const Record>(prev.data(), prev.size()))
+            if (r.op == Op::kSend && r.channel == self.out_channel)
+                inc.first_seq = std::max(inc.first_seq, r.seq + 1);
+    }
+    return inc;
 }
 
 }  // namespace worker_detail
@@ -126,7 +153,8 @@ int worker_main(const WorkerArgs& a) {
         const Plan plan = read_plan(a.run_dir);
         const PlannedProcess& self = plan.processes.at(a.process);
         spdlog::set_pattern("[%H:%M:%S.%e] [%n] [pid %P] [" + self.name + "] %l: %v");
-        EventLogWriter log(event_log_path(a.run_dir, a.process), a.process,
+        const Incarnation inc = resume_point(a.run_dir, self, a.incarnation, a.t0_ns);
+        EventLogWriter log(event_log_path(a.run_dir, a.process, a.incarnation), a.process,
                            expected_records(plan, self));
         if (self.role == Role::kExec) return exec_program(plan, self, log, a.ready_fd, a.go_fd);
         std::unique_ptr<Endpoint> in, out;
@@ -138,9 +166,9 @@ int worker_main(const WorkerArgs& a) {
                                 plan.channels.at(self.out_channel).state, log);
         const bool targeted = install_target_handlers(plan, self.index);
         place_and_perturb(self);
-        barrier(a.ready_fd, a.go_fd);
+        if (inc.number == 0) barrier(a.ready_fd, a.go_fd);  // a restart comes after it
         if (!self.syscall_faults.empty()) arm_syscall_faults();  // nothing before this point
-        return run_started(plan, self, log, in.get(), out.get(), targeted);
+        return run_started(plan, self, log, in.get(), out.get(), targeted, inc);
     } catch (const std::exception& e) {
         spdlog::error("{}", e.what());
         return 3;

@@ -32,7 +32,17 @@ void barrier(int ready_fd, int go_fd);
 // Pins the calling thread to the plan's CPUs and configures its perturber.
 void place_and_perturb(const PlannedProcess& self);
 
+// Which incarnation of its process a worker is (faults.hpp: restart), and
+// where a later one picks up (RoleContext).
+struct Incarnation {
+    unsigned number = 0;
+    std::uint64_t t0_ns = 0;
+    std::uint64_t first_seq = 0;
+};
+Incarnation resume_point(const std::string& run_dir, const PlannedProcess& self,
+                         unsigned number, std::uint64_t t0_ns);
+
 int run_started(const Plan& plan, const PlannedProcess& self, EventLogWriter& log, Endpoint* in,
-                Endpoint* out, bool targeted);
+                Endpoint* out, bool targeted, const Incarnation& inc = {});
 
 }  // namespace ipct::worker_detail
