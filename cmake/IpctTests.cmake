@@ -5,6 +5,8 @@
 # IPCT_SANITIZE=thread (the tsan preset): they assert on ThreadSanitizer's
 # reports.
 include(GoogleTest)
+include(${CMAKE_CURRENT_LIST_DIR}/IpctPch.cmake)
+ipct_test_pch_target()
 function(ipct_add_gtests)
   file(GLOB tests CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*_test.cpp)
   foreach(src IN LISTS tests)
@@ -13,11 +15,12 @@ function(ipct_add_gtests)
       continue()
     endif()
     add_executable(${name} ${src})
-    target_link_libraries(${name} PRIVATE ipct_engine GTest::gtest_main)
+    target_link_libraries(${name} PRIVATE ipct_commands GTest::gtest_main)
     target_compile_definitions(${name} PRIVATE
       IPCT_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
       IPCT_BINARY="$<TARGET_FILE:ipctorture>")
     add_dependencies(${name} ipctorture)
+    ipct_test_pch(${name})
     if(name MATCHES "_mp_test$")
       gtest_discover_tests(${name} PROPERTIES LABELS "multiprocess" TIMEOUT 300
                            DISCOVERY_TIMEOUT 60)
