@@ -259,6 +259,16 @@ TEST_P(Restart, ARestartedConsumerReceivesEverythingTheDeadOneDidNot) {
     EXPECT_EQ(respawns[0].extra, 1u) << "incarnation 1";
     EXPECT_GE(respawns[0].t_end, respawns[0].t_start + 20'000'000) << "after the delay";
     EXPECT_EQ(r.report["counts"]["crash"], 0);
+    // The report lists both steps.
+    const auto& listed = r.report["faults"];
+    ASSERT_EQ(listed.size(), 2u) << listed.dump(2);
+    EXPECT_EQ(listed[0]["step"], "kill");
+    EXPECT_EQ(listed[0]["target"], "consumer0");
+    EXPECT_EQ(listed[0]["signal"], "SIGKILL");
+    EXPECT_EQ(listed[0]["carried_out"], true);
+    EXPECT_EQ(listed[1]["step"], "respawn");
+    EXPECT_EQ(listed[1]["incarnation"], 1);
+    EXPECT_GT(listed[1]["at_s"].get<double>(), listed[0]["at_s"].get<double>());
     // The first incarnation took messages before it died (the queue holds
     // ten, and the producer had sent 200); the second took the rest.
     EXPECT_GT(r.receives.at("events.1.log"), 0u);

@@ -68,6 +68,19 @@ struct PlannedFault {
     bool operator==(const PlannedFault&) const = default;
 };
 
+// One kFault record of a run, as the reports list it: what was done to
+// which plan process, and whether it was carried out.
+struct FaultEvent {
+    FaultStep step = FaultStep::kKill;
+    std::uint32_t target = 0;       // plan process index
+    std::uint32_t fault = 0;        // index in Plan::faults
+    int signal = 0;                 // sent (0 for kRespawn)
+    std::uint64_t t_ns = 0;         // CLOCK_MONOTONIC, when it was done
+    bool done = false;              // carried out (status ok)
+    int err = 0;                    // else why not (ESRCH: the target had ended)
+    std::uint32_t incarnation = 0;  // kRespawn: the new incarnation's number
+};
+
 // The signal a fault's first step sends.
 int fault_signal(const PlannedFault& f);
 

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "ipctorture/checker.hpp"
+#include "ipctorture/faults.hpp"
 #include "ipctorture/plan.hpp"
 #include "ipctorture/progress.hpp"
 #include "ipctorture/scenario.hpp"
@@ -70,6 +71,9 @@ struct RunOutcome {
     std::string run_dir;
     bool kept = false;
     bool as_threads = false;  // the run used threads mode
+    // The process faults carried out or attempted (the orchestrator log's
+    // kFault records), in the order they were done.
+    std::vector<FaultEvent> faults;
 };
 
 // $IPCTORTURE_RUN_ROOT, else ${TMPDIR:-/tmp}/ipctorture.

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "ipctorture/errors.hpp"
+#include "ipctorture/faults.hpp"
 #include "ipctorture/plugin_loader.hpp"
 #include "ipctorture/repeat.hpp"
 #include "ipctorture/schedule.hpp"
@@ -399,6 +400,24 @@ nlohmann::json scenario_json(const ScenarioReport& r) {
     j["signatures"] = signatures;  // sorted, each once: what replay compares
     // The list is capped per kind (--max-findings); say so when it is.
     j["findings_truncated"] = o.result.findings.size() < o.result.total_findings();
+    // The process faults done (or not: the target had ended), at seconds
+    // after the start barrier.
+    j["faults"] = nlohmann::json::array();
+    for (const FaultEvent& e : o.faults) {
+        nlohmann::json f{{"step", fault_step_name(e.step)},
+                         {"fault", e.fault},
+                         {"target", e.target < o.plan.processes.size()
+                                        ? nlohmann::json(o.plan.processes[e.target].name)
+                                        : nlohmann::json(e.target)},
+                         {"carried_out", e.done}};
+        if (e.signal != 0) f["signal"] = any_signal_name(e.signal);
+        if (e.step == FaultStep::kRespawn) f["incarnation"] = e.incarnation;
+        if (!e.done) f["error"] = errno_name(e.err);
+        f["at_s"] = o.t_start_ns != 0 && e.t_ns >= o.t_start_ns
+                        ? nlohmann::json(double(e.t_ns - o.t_start_ns) / 1e9)
+                        : nlohmann::json(nullptr);
+        j["faults"].push_back(std::move(f));
+    }
     j["processes"] = nlohmann::json::array();
     for (std::size_t i = 0; i < o.plan.processes.size(); ++i) {
         const PlannedProcess& q = o.plan.processes[i];

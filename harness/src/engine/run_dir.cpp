@@ -291,6 +291,22 @@ RunOutcome check_run_dir(const std::string& dir, std::size_t max_findings) {
     out.interrupted = out.result.interrupted;
     out.workers.resize(out.plan.processes.size());
     for (const Record& r : h.orchestrator) {
+        if (r.op == Op::kFault) {
+            FaultEvent e;
+            e.step = static_cast<FaultStep>(r.aux);
+            e.target = static_cast<std::uint32_t>(r.seq);
+            e.fault = r.origin;
+            e.t_ns = r.t_start;
+            e.done = r.status == Status::kOk;
+            e.err = e.done ? 0 : r.err;
+            if (e.step == FaultStep::kRespawn) {
+                e.incarnation = r.extra;
+                e.t_ns = r.t_end;  // the spawn (t_start bounds the old one's death)
+            } else {
+                e.signal = static_cast<int>(r.extra);
+            }
+            out.faults.push_back(e);
+        }
         if (r.op != Op::kWorkerStatus || r.seq >= out.workers.size()) continue;
         out.workers[r.seq].status = static_cast<int>(r.aux);
         out.workers[r.seq].killed_by_harness = r.extra != 0;
