@@ -294,7 +294,10 @@ TEST_F(Proxy, AKilledHarnessLeavesNoProxyBehind) {
     ASSERT_EQ(proxies.size(), 1u);
     ::kill(harness, SIGKILL);
     ::waitpid(harness, nullptr, 0);
-    for (int i = 0; i < 1000 && !processes_of_root().empty(); ++i)
+    // A dying process's command line reads empty before it has finished
+    // exiting (under TSan, unmapping its shadow memory takes a while): wait
+    // for the proxy itself, not for the list to empty.
+    for (int i = 0; i < 1000 && (process_alive(proxies[0]) || !processes_of_root().empty()); ++i)
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     EXPECT_FALSE(process_alive(proxies[0]));
 }
