@@ -122,6 +122,8 @@ class EventLogWriter {
     // Claims a record, stamps t_start and publishes it as pending.  The
     // returned pointer stays valid until the next begin() (the file may grow).
     Record* begin(Op op, std::uint16_t channel);
+    // The same with a t_start the caller took before the operation began.
+    Record* begin_at(Op op, std::uint16_t channel, std::uint64_t t_start);
     // Stamps t_end and status.  Fields other than t_start may be set by the
     // caller before calling end().
     static void end(Record* r, Status s, int err = 0);

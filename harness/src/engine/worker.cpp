@@ -70,11 +70,16 @@ void barrier(int ready_fd, int go_fd) {
 // to send.
 std::uint64_t expected_records(const Plan& plan, const PlannedProcess& p) {
     if (p.role == Role::kExec) return 16;  // opens, start, exec: the program logs nothing
+    // One record per send or receive, plus a few markers: the log is
+    // prefaulted to this size before the start barrier (event_log.cpp), so
+    // it should be close.  A longer history grows the file.
     std::uint64_t n = p.workload.messages;
     if (p.role == Role::kConsumer || p.role == Role::kRelay)
         for (const auto& q : plan.processes)
             if (q.role == Role::kProducer) n += q.workload.messages;
-    return std::min<std::uint64_t>(n * 2 + 1024, std::uint64_t{1} << 22);
+    if (p.role == Role::kRelay || (p.role == Role::kProducer && p.in_channel != kNoChannel))
+        n *= 2;  // a relay sends what it receives; a pinger receives what it sends
+    return std::min<std::uint64_t>(n + 1024, std::uint64_t{1} << 22);
 }
 
 // Before the start barrier, so that the first operation already runs where
