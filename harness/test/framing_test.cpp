@@ -538,4 +538,85 @@ TEST(FrameDecoder, RandomStreamsAreHandled) {
 }
 
 }  // namespace
+// commit_message (a message backend's receive: one message per read, nothing
+// carried over) must give exactly what commit + finish give, whether the
+// receive is an intact message (its fast path) or anything else: damaged,
+// cut short, two messages, garbage, empty.
+std::vector<Event> receive_each(const Payload& p, std::size_t max,
+                                const std::vector<std::vector<std::byte>>& receives, bool fast,
+                                std::uint64_t* offset) {
+    std::vector<Event> evs;
+    FrameDecoder dec(p, max);
+    auto sink = [&](const Frame& f) {
+        evs.push_back(Event{f.kind, f.size, f.header, f.verdict, f.bad_offset, f.truncated,
+                            f.t_start, f.t_end,
+                            std::vector<std::byte>(f.bytes.begin(), f.bytes.end())});
+    };
+    for (std::size_t i = 0; i < receives.size(); ++i) {
+        auto space = dec.space();
+        const std::size_t n = std::min(space.size(), receives[i].size());
+        std::memcpy(space.data(), receives[i].data(), n);
+        if (fast) {
+            dec.commit_message(n, read_t_start(i), read_t_end(i), sink);
+        } else {
+            dec.commit(n, read_t_start(i), read_t_end(i), sink);
+            dec.finish(read_t_end(i), sink);
+        }
+    }
+    *offset = dec.stream_offset();
+    return evs;
+}
+
+TEST(FrameDecoder, CommitMessageGivesWhatCommitAndFinishGive) {
+    Payload p(33);
+    const std::size_t max = 8192;
+    StreamBuilder s{p};
+    std::vector<std::vector<std::byte>> rx;
+    std::mt19937_64 rng(9);
+    for (std::uint64_t seq = 0; seq < 40; ++seq)
+        rx.push_back(s.message(kHeaderSize + rng() % 4000, 1, seq));
+    auto flipped = s.message(500, 2, 0);
+    flipped[300] ^= std::byte{1};  // payload damage
+    rx.push_back(flipped);
+    auto bad_header = s.message(500, 2, 1);
+    bad_header[9] ^= std::byte{1};  // the checksum no longer matches: garbage
+    rx.push_back(bad_header);
+    auto cut_short = s.message(700, 2, 2);
+    cut_short.resize(400);  // truncated
+    rx.push_back(cut_short);
+    auto two = s.message(100, 3, 0);  // two messages in one receive
+    auto second = s.message(200, 3, 1);
+    two.insert(two.end(), second.begin(), second.end());
+    rx.push_back(two);
+    rx.push_back({});                                              // an empty receive
+    rx.push_back(std::vector<std::byte>(kHeaderSize - 1, std::byte{7}));  // shorter than a header
+    rx.push_back(s.message(max, 4, 0));                            // the largest
+    for (std::uint64_t seq = 40; seq < 50; ++seq) rx.push_back(s.message(64, 1, seq));
+
+    std::uint64_t off_fast = 0, off_slow = 0;
+    const auto fast = receive_each(p, max, rx, true, &off_fast);
+    const auto slow = receive_each(p, max, rx, false, &off_slow);
+    ASSERT_EQ(fast.size(), slow.size()) << describe(fast) << " vs " << describe(slow);
+    for (std::size_t i = 0; i < fast.size(); ++i) {
+        EXPECT_EQ(fast[i].kind, slow[i].kind) << i;
+        EXPECT_EQ(fast[i].size, slow[i].size) << i;
+        EXPECT_EQ(fast[i].header.origin, slow[i].header.origin) << i;
+        EXPECT_EQ(fast[i].header.seq, slow[i].header.seq) << i;
+        EXPECT_EQ(fast[i].verdict, slow[i].verdict) << i;
+        EXPECT_EQ(fast[i].bad_offset, slow[i].bad_offset) << i;
+        EXPECT_EQ(fast[i].truncated, slow[i].truncated) << i;
+        EXPECT_EQ(fast[i].t_start, slow[i].t_start) << i;
+        EXPECT_EQ(fast[i].t_end, slow[i].t_end) << i;
+        EXPECT_EQ(fast[i].bytes, slow[i].bytes) << i;
+    }
+    EXPECT_EQ(off_fast, off_slow);
+    // And the damage is there to be seen: 40 + 10 + 1 + 2 intact messages.
+    const auto intact = std::count_if(fast.begin(), fast.end(),
+                                      [](const Event& e) { return e.kind == Kind::kMessage; });
+    EXPECT_EQ(intact, 53);
+    const auto corrupt = std::count_if(fast.begin(), fast.end(),
+                                       [](const Event& e) { return e.kind == Kind::kCorrupt; });
+    EXPECT_EQ(corrupt, 2);  // the flipped byte and the truncated one
+}
+
 }  // namespace ipct

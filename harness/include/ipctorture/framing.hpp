@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "ipctorture/message.hpp"
+#include "ipctorture/page_buffer.hpp"
 
 namespace ipct {
 
@@ -55,6 +56,14 @@ class FrameDecoder {
     std::span<std::byte> space();
     // n bytes were read into space() by a call that ran [t_start, t_end].
     void commit(std::size_t n, std::uint64_t t_start, std::uint64_t t_end, const Sink& sink);
+    // The same for a backend that keeps message boundaries: the n bytes are
+    // one whole message, and nothing is carried over to the next receive
+    // (commit, then finish).  A receive that is exactly one intact message
+    // with nothing buffered before it (the common case) is handed to the
+    // sink straight from the buffer, without the stream bookkeeping; the
+    // frame is the one commit + finish would make.
+    void commit_message(std::size_t n, std::uint64_t t_start, std::uint64_t t_end,
+                        const Sink& sink);
     // Convenience for tests and fuzzing: copies data in (in pieces if large).
     void feed(std::span<const std::byte> data, std::uint64_t t_start, std::uint64_t t_end,
               const Sink& sink);
@@ -83,7 +92,7 @@ class FrameDecoder {
 
     const Payload& payload_;
     std::size_t max_message_;
-    std::vector<std::byte> buf_;
+    PageBytes buf_;  // page-aligned: see page_buffer.hpp
     std::size_t head_ = 0;    // first undecoded byte
     std::size_t tail_ = 0;    // one past the last byte read
     std::uint64_t base_ = 0;  // stream offset of buf_[0]

@@ -62,6 +62,10 @@ class Payload {
     // offset (from the message start) that differs.
     Verdict verify(std::span<const std::byte> msg, std::size_t max_size,
                    std::size_t* bad_offset = nullptr) const;
+    // The payload check alone, for a caller that has already checked the
+    // header h (check_header) and holds exactly h.size bytes in msg.
+    Verdict verify_body(const MsgHeader& h, std::span<const std::byte> msg,
+                        std::size_t* bad_offset = nullptr) const;
 
   private:
     std::uint64_t key(std::uint32_t origin, std::uint64_t seq) const;

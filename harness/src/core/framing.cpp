@@ -34,6 +34,33 @@ void FrameDecoder::commit(std::size_t n, std::uint64_t t_start, std::uint64_t t_
     decode(t_end, sink);
 }
 
+void FrameDecoder::commit_message(std::size_t n, std::uint64_t t_start, std::uint64_t t_end,
+                                  const Sink& sink) {
+    n = std::min(n, buf_.size() - tail_);
+    MsgHeader h;
+    if (head_ == tail_ && garbage_ == 0 && n >= kHeaderSize) {
+        std::memcpy(&h, buf_.data() + tail_, kHeaderSize);
+        if (h.size == n && payload_.check_header(h, max_message_) == Verdict::kOk) {
+            Frame f;
+            f.header = h;
+            f.size = n;
+            f.bytes = {buf_.data() + tail_, n};
+            f.t_start = t_start;
+            f.t_end = t_end;
+            f.verdict = payload_.verify_body(h, f.bytes, &f.bad_offset);
+            if (f.verdict == Verdict::kOk) {
+                // Consumed in place: the stream offset moves on, the buffer
+                // stays empty.
+                base_ += n;
+                sink(f);
+                return;
+            }
+        }
+    }
+    commit(n, t_start, t_end, sink);
+    finish(t_end, sink);
+}
+
 void FrameDecoder::feed(std::span<const std::byte> data, std::uint64_t t_start, std::uint64_t t_end,
                         const Sink& sink) {
     while (!data.empty()) {
@@ -118,7 +145,7 @@ void FrameDecoder::decode(std::uint64_t t_end, const Sink& sink, bool at_end) {
         f.t_start = t_start_of(base_ + head_);
         // A frame found inside a corrupt one was read before this read.
         f.t_end = t_end_of(base_ + head_ + h.size - 1);
-        f.verdict = payload_.verify(f.bytes, max_message_, &f.bad_offset);
+        f.verdict = payload_.verify_body(h, f.bytes, &f.bad_offset);  // header checked above
         if (f.verdict == Verdict::kOk) {
             f.kind = Frame::Kind::kMessage;
             sink(f);

@@ -34,6 +34,7 @@
 #include "bench_detail.hpp"
 #include "ipctorture/errors.hpp"
 #include "ipctorture/event_log.hpp"
+#include "ipctorture/page_buffer.hpp"
 
 namespace ipct::bench {
 
@@ -163,7 +164,7 @@ class SysvMsg final : public Dir {
 
   private:
     int id_;
-    std::vector<char> buf_;
+    PageChars buf_;
 };
 
 // A shared ring of `slots` slots of `size` bytes, single producer and single
@@ -608,7 +609,7 @@ RawResult raw_stream(RawMech m, std::uint32_t size, std::uint64_t n, int cpu_a, 
     std::uint64_t t1 = 0;
     const bool udp = m == RawMech::kUdp;
     auto child = [&] {
-        std::vector<char> buf(size, 'x');
+        PageChars buf(size, 'x');
         const std::uint64_t t0 = now_ns();
         for (std::uint64_t i = 0; i < n; ++i) {
             std::memcpy(buf.data(), &i, std::min<std::size_t>(size, sizeof i));
@@ -617,7 +618,7 @@ RawResult raw_stream(RawMech m, std::uint32_t size, std::uint64_t n, int cpu_a, 
         return std::vector<std::uint64_t>{t0};
     };
     auto parent = [&] {
-        std::vector<char> buf(size);
+        PageChars buf(size);
         for (std::uint64_t i = 0; i < n; ++i) {
             const std::size_t k = l->ab->recv(buf.data(), size);
             if (k == 0 && udp) break;  // the rest was dropped
@@ -644,7 +645,7 @@ RawResult raw_pingpong(RawMech m, std::uint32_t size, std::uint64_t n, int cpu_a
     auto* rtt = static_cast<std::uint64_t*>(map);
     const bool udp = m == RawMech::kUdp;
     auto child = [&] {
-        std::vector<char> out(size, 'x'), in(size);
+        PageChars out(size, 'x'), in(size);
         std::uint64_t done = 0;
         const std::uint64_t t0 = now_ns();
         for (std::uint64_t i = 0; i < n; ++i) {
@@ -657,7 +658,7 @@ RawResult raw_pingpong(RawMech m, std::uint32_t size, std::uint64_t n, int cpu_a
         return std::vector<std::uint64_t>{now_ns() - t0, done};
     };
     auto parent = [&] {
-        std::vector<char> buf(size);
+        PageChars buf(size);
         for (std::uint64_t i = 0; i < n; ++i) {
             const std::size_t k = l->ab->recv(buf.data(), size);
             if (k == 0 && udp) continue;

@@ -14,6 +14,7 @@
 #include "ipctorture/bench.hpp"
 #include "ipctorture/errors.hpp"
 #include "ipctorture/event_log.hpp"
+#include "ipctorture/page_buffer.hpp"
 #include "ipctorture/message.hpp"
 #include "ipctorture/roles.hpp"
 
@@ -57,7 +58,7 @@ std::uint32_t priority(const PlannedProcess& p) {
 int off_producer(RoleContext& c) {
     const PlannedProcess& p = *c.self;
     const std::uint32_t size = p.workload.size.min;
-    std::vector<std::byte> msg(size);
+    PageBytes msg(size);
     c.payload->fill(msg, p.origin, 0, priority(p));
     std::uint64_t sent = 0;
     int err = 0;
@@ -79,7 +80,7 @@ int off_pinger(RoleContext& c) {
     const PlannedProcess& p = *c.self;
     const std::uint32_t size = p.workload.size.min;
     const bool boundaries = c.plan->channels[p.in_channel].boundaries;
-    std::vector<std::byte> msg(size), reply(std::max<std::size_t>(size, 64 * 1024));
+    PageBytes msg(size), reply(std::max<std::size_t>(size, 64 * 1024));
     c.payload->fill(msg, p.origin, 0, priority(p));
     std::vector<std::uint64_t> rtt;
     rtt.reserve(p.workload.messages);
@@ -103,7 +104,7 @@ int off_consumer(RoleContext& c) {
     const PlannedChannel& ch = c.plan->channels[c.self->in_channel];
     // A byte stream is read in the harness consumer's chunks; a message
     // backend needs room for its largest message.
-    std::vector<std::byte> buf(ch.boundaries ? std::max<std::size_t>(ch.max_message, kHeaderSize)
+    PageBytes buf(ch.boundaries ? std::max<std::size_t>(ch.max_message, kHeaderSize)
                                              : kStreamReadChunk);
     std::uint64_t receives = 0, bytes = 0, t_last = 0;
     for (;;) {
@@ -122,7 +123,7 @@ int off_consumer(RoleContext& c) {
 // they came: the bytes are the same).
 int off_relay(RoleContext& c) {
     const PlannedChannel& ch = c.plan->channels[c.self->in_channel];
-    std::vector<std::byte> buf(ch.boundaries ? std::max<std::size_t>(ch.max_message, kHeaderSize)
+    PageBytes buf(ch.boundaries ? std::max<std::size_t>(ch.max_message, kHeaderSize)
                                              : kStreamReadChunk);
     for (;;) {
         const IoResult r = c.in->receive(buf);

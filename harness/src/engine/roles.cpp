@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "ipctorture/framing.hpp"
+#include "ipctorture/page_buffer.hpp"
 #include "ipctorture/perturb.hpp"
 
 namespace ipct {
@@ -133,7 +134,7 @@ class MessageSource {
     RoleContext& c_;
     const Workload& w_;
     std::uint32_t max_;
-    std::vector<std::byte> buf_;
+    PageBytes buf_;  // page-aligned: see page_buffer.hpp
     Rng rng_, prio_rng_;
     std::uint64_t t0_ = 0, stop_at_ = 0;
 };
@@ -183,14 +184,15 @@ class Receiver {
             return Step::kEnd;
         }
         if (!r.ok()) {
-            Record* rec = c_.log->begin(Op::kRecv, channel_);
-            rec->t_start = ts;
+            Record* rec = c_.log->begin_at(Op::kRecv, channel_, ts);
             EventLogWriter::end(rec, Status::kError, r.err);
             dec_.finish(te, sink);
             return Step::kError;
         }
-        dec_.commit(r.done, ts, te, sink);
-        if (ch_.boundaries) dec_.finish(te, sink);  // a message backend never carries a frame over
+        if (ch_.boundaries)
+            dec_.commit_message(r.done, ts, te, sink);  // never carries a frame over
+        else
+            dec_.commit(r.done, ts, te, sink);
         return Step::kMore;
     }
 
