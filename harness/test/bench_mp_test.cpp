@@ -3,6 +3,7 @@
 // checker, and nothing is left behind.  Speed is never asserted.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -178,4 +179,52 @@ TEST(Bench, AMutantNoCellCanRunIsAUsageError) {
     EXPECT_EQ(r.status, 2) << r.out << r.err;
     EXPECT_NE(r.err.find("no cell can be measured"), std::string::npos) << r.err;
     EXPECT_TRUE(root.entries().empty());
+}
+
+// `--html` next to `--json`: the page holds the pipe row with the figures the
+// JSON has (both are drawn from one object), and `--from-json` gives the same
+// page again from the saved JSON without measuring anything.
+TEST(Bench, HtmlPageHasTheMeasuredRowAndMatchesTheJson) {
+    TempDir root, scratch;
+    const std::string json_out = scratch.path + "/bench.json";
+    const std::string html_out = scratch.path + "/bench.html";
+    auto r = run_binary({"bench", "--backends", "pipe", "--sizes", "64", "--messages", "2000",
+                         "--pings", "200", "--repeat", "1", "--json", json_out, "--html", html_out},
+                        root.path, scratch.path, std::chrono::seconds(120));
+    ASSERT_FALSE(r.timed_out);
+    ASSERT_EQ(r.status, 0) << r.out << r.err;
+    ASSERT_TRUE(fs::exists(html_out));
+    const std::string page = slurp(html_out);
+    EXPECT_EQ(page.rfind("<!DOCTYPE html>", 0), 0u);
+    EXPECT_NE(page.find("</html>"), std::string::npos);
+    EXPECT_NE(page.find("<td>pipe</td><td class=\"n\">64 B</td><td class=\"n\">2000</td>"),
+              std::string::npos)
+        << page;
+    EXPECT_NE(page.find("<td>pipe</td><td class=\"n\">64 B</td><td class=\"n\">200</td>"),
+              std::string::npos)
+        << "the latency row";
+    EXPECT_NE(page.find("<span class=\"PASS\" id=\"verdict\">PASS</span>"), std::string::npos);
+    EXPECT_NE(page.find("id=\"ratio-chart\""), std::string::npos);
+    const json j = json::parse(slurp(json_out));
+    char ratio[32];
+    std::snprintf(ratio, sizeof ratio, "%.2f",
+                  j.at("cells").at(0).at("throughput").at("ratio_on_raw").get<double>());
+    EXPECT_NE(page.find(std::string("<td class=\"n\">") + ratio + "</td>"), std::string::npos)
+        << ratio;
+    EXPECT_NE(page.find(j.at("machine").at("kernel").get<std::string>()), std::string::npos);
+    EXPECT_TRUE(root.entries().empty()) << "the bench left run directories behind";
+
+    const std::string again = scratch.path + "/again.html";
+    auto g =
+        run_binary({"bench", "--from-json", json_out, "--html", again}, root.path, scratch.path);
+    EXPECT_EQ(g.status, 0) << g.out << g.err;
+    std::string regenerated = slurp(again);
+    const std::string note = "<br>figures read from <code>" + json_out + "</code>";
+    const auto at = regenerated.find(note);
+    ASSERT_NE(at, std::string::npos) << regenerated.substr(0, 2000);
+    regenerated.erase(at, note.size());
+    EXPECT_EQ(regenerated, page);
+    auto bad = run_binary({"bench", "--from-json", json_out}, root.path, scratch.path);
+    EXPECT_EQ(bad.status, 2) << bad.err;
+    EXPECT_NE(bad.err.find("--from-json needs --html"), std::string::npos) << bad.err;
 }

@@ -41,6 +41,8 @@ struct BenchArgs {
     // on and off; its findings fail the bench.  Empty = the correct code.
     std::string mutant;
     std::string json;
+    std::string html;       // --html FILE: the page bench_html.cpp draws from the JSON
+    std::string from_json;  // --from-json FILE: measure nothing, write --html from it
 };
 
 void add_bench_options(CLI::App& cmd, BenchArgs& a);

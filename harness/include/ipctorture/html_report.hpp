@@ -27,4 +27,8 @@ std::string html_report(const std::vector<ScenarioReport>& reps, const std::stri
 void write_html_report(const std::string& path, const std::vector<ScenarioReport>& reps,
                        const std::string& command);
 
+// The report's stylesheet (the contents of its <style> element), shared with
+// the bench's page (bench_html.cpp) so that both look alike.
+const char* html_report_style();
+
 }  // namespace ipct

@@ -20,6 +20,7 @@
 
 #include "bench_detail.hpp"
 #include "ipctorture/backend.hpp"
+#include "ipctorture/bench_html.hpp"
 #include "ipctorture/errors.hpp"
 #include "ipctorture/event_log.hpp"
 #include "ipctorture/message.hpp"
@@ -790,9 +791,15 @@ void add_bench_options(CLI::App& cmd, BenchArgs& a) {
                    "run a backend's planted bug (ipctorture explain BACKEND) on the measured "
                    "channels; the checker's findings fail the bench");
     cmd.add_option("--json", a.json, "write every figure here");
+    cmd.add_option("--html", a.html,
+                   "write an HTML page of the figures here (one self-contained file: the "
+                   "machine, the tables, a chart of the on/raw ratios, the failures)");
+    cmd.add_option("--from-json", a.from_json,
+                   "measure nothing: write --html from a JSON an earlier bench --json wrote");
 }
 
 int bench_main(const BenchArgs& a) {
+    if (!a.from_json.empty()) return bench_html_from_json(a.from_json, a.html);
     if (!a.throughput && !a.latency) {
         std::fprintf(stderr, "bench: --no-throughput and --no-latency leave nothing to measure\n");
         return 2;
@@ -868,7 +875,7 @@ int bench_main(const BenchArgs& a) {
             std::fprintf(stderr, "  ... and %llu more (ipctorture check %s)\n",
                          static_cast<unsigned long long>(f.total - 5), f.run_dir.c_str());
     }
-    if (!a.json.empty()) {
+    if (!a.json.empty() || !a.html.empty()) {
         json cj = json::array();
         for (const Cell& c : cells) cj.push_back(cell_json(c, a));
         json fj = json::array();
@@ -886,12 +893,15 @@ int bench_main(const BenchArgs& a) {
                {"cells", cj},
                {"failures", fj},
                {"verdict", failures.empty() ? "pass" : "fail"}};
-        std::ofstream out(a.json);
-        out << json_text(j) << "\n";
-        if (!out) {
-            std::fprintf(stderr, "bench: cannot write %s\n", a.json.c_str());
-            return 3;
+        if (!a.json.empty()) {
+            std::ofstream out(a.json);
+            out << json_text(j) << "\n";
+            if (!out) {
+                std::fprintf(stderr, "bench: cannot write %s\n", a.json.c_str());
+                return 3;
+            }
         }
+        if (!a.html.empty()) write_bench_html(a.html, j);
     }
     return failures.empty() ? 0 : 1;
 }

@@ -415,6 +415,10 @@ std::string verdict_table(const std::vector<ScenarioReport>& reps,
 
 }  // namespace
 
+const char* html_report_style() {
+    return kStyle;
+}
+
 std::string html_report(const std::vector<ScenarioReport>& reps, const std::string& command) {
     std::vector<bool> detailed(reps.size(), false);
     const bool repeated = std::any_of(
