@@ -445,6 +445,42 @@ std::string resolve_plugin(const std::string& spec, const std::string& base_dir)
                       "; set IPCTORTURE_PLUGIN_PATH or give a path)");
 }
 
+std::vector<FoundPlugin> find_plugins() {
+    // The names first, from the files in every directory; then each name
+    // through resolve_plugin(), so that the file listed is the one a
+    // scenario naming it would load (an earlier directory shadows a later
+    // one, libNAME.so goes before NAME.so).
+    std::vector<std::string> names;
+    for (const std::string& d : plugin_search_dirs()) {
+        std::error_code ec;
+        fs::directory_iterator it(d, ec), end;
+        for (; !ec && it != end; it.increment(ec)) {
+            const std::string f = it->path().filename().string();
+            std::error_code fec;
+            if (!ends_with(f, ".so") || !fs::is_regular_file(it->path(), fec)) continue;
+            // The name that finds this file: libNAME.so or NAME.so.
+            std::string name = f.substr(0, f.size() - 3);
+            if (name.rfind("lib", 0) == 0 && name.size() > 3) name.erase(0, 3);
+            if (!name.empty() && std::find(names.begin(), names.end(), name) == names.end())
+                names.push_back(name);
+        }
+    }
+    std::sort(names.begin(), names.end());
+    std::vector<FoundPlugin> found;
+    for (const std::string& n : names) {
+        FoundPlugin p;
+        p.name = n;
+        try {
+            p.path = resolve_plugin(n, "");
+            p.backend = load_plugin(p.path);
+        } catch (const std::exception& e) {
+            p.error = e.what();
+        }
+        found.push_back(std::move(p));
+    }
+    return found;
+}
+
 Backend* load_plugin(const std::string& absolute_path) {
     static std::mutex mu;
     static std::map<std::string, std::unique_ptr<PluginBackend>> loaded;

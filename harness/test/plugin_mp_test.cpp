@@ -11,6 +11,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -315,6 +316,80 @@ TEST(Plugin, CleanRemovesTheRingAKilledHarnessLeft) {
     EXPECT_EQ(c.status, 0) << c.err;
     EXPECT_TRUE(ring_objects(run_id).empty());
     EXPECT_TRUE(root.entries().empty());
+}
+
+// The line of `list backends` that starts with `start`, empty if none.
+std::string line_of(const std::string& out, const std::string& start) {
+    std::istringstream in(out);
+    for (std::string line; std::getline(in, line);)
+        if (line.rfind(start, 0) == 0) return line;
+    return "";
+}
+
+// `list backends` lists the plugins in the search directories after the
+// built-in backends: the example plugin of the build tree's plugin directory
+// with its description and contract.
+TEST(Plugin, ListBackendsShowsTheExamplePlugin) {
+    TempDir root, scratch;
+    auto r = run_binary({"list", "backends"}, root.path, scratch.path);
+    ASSERT_FALSE(r.timed_out);
+    EXPECT_EQ(r.status, 0) << r.out << r.err;
+    EXPECT_NE(line_of(r.out, "pipe "), "") << r.out;
+    const std::string l = line_of(r.out, "plugin:example_ring ");
+    EXPECT_NE(l.find(std::string("  ") + IPCT_EXAMPLE_PLUGIN + "  "), std::string::npos) << r.out;
+    EXPECT_NE(l.find("plugin example_ring: a ring of messages in POSIX shared memory"),
+              std::string::npos)
+        << l;
+    EXPECT_NE(l.find("(message, up to "), std::string::npos) << l;
+    EXPECT_NE(l.find("FIFO, lossless)"), std::string::npos) << l;
+    EXPECT_LT(r.out.find("pipe "), r.out.find("plugin:example_ring ")) << "built-ins first";
+
+    // The name as listed is one `explain` takes.
+    auto e = run_binary({"explain", "plugin:example_ring"}, root.path, scratch.path);
+    EXPECT_EQ(e.status, 0) << e.out << e.err;
+    EXPECT_NE(e.out.find(std::string("library: ") + IPCT_EXAMPLE_PLUGIN), std::string::npos)
+        << e.out;
+    auto missing = run_binary({"explain", "plugin:no_such_ring"}, root.path, scratch.path);
+    EXPECT_EQ(missing.status, 2) << missing.out << missing.err;
+    EXPECT_NE(missing.err.find("no plugin library 'no_such_ring'"), std::string::npos)
+        << missing.err;
+}
+
+// Libraries that cannot be loaded are listed with the loader's reason, and
+// the listing goes on: a file that is no library, one built for another ABI
+// version; a good one under another name is listed from the directory of
+// $IPCTORTURE_PLUGIN_PATH, and what is not a library file is skipped.
+TEST(Plugin, ListBackendsNamesLibrariesThatCannotBeLoaded) {
+    TempDir root, scratch, dir;
+    write_file(dir.path, "libbogus.so", std::string(256, 'x'));
+    fs::copy_file(IPCT_BROKEN_PLUGIN_ABI_VERSION, dir.path + "/libold_abi.so");
+    fs::copy_file(IPCT_EXAMPLE_PLUGIN, dir.path + "/my_ring.so");
+    fs::create_directories(dir.path + "/libdirectory.so");
+    write_file(dir.path, "notes.txt", "not a plugin");
+    ::setenv("IPCTORTURE_PLUGIN_PATH", ("/nonexistent:" + dir.path).c_str(), 1);
+    auto r = run_binary({"list", "backends"}, root.path, scratch.path);
+    auto e = run_binary({"explain", "plugin:my_ring"}, root.path, scratch.path);
+    ::unsetenv("IPCTORTURE_PLUGIN_PATH");
+    ASSERT_FALSE(r.timed_out);
+    EXPECT_EQ(r.status, 0) << r.out << r.err;
+    const std::string bogus = line_of(r.out, "plugin:bogus ");
+    EXPECT_NE(bogus.find(dir.path + "/libbogus.so  cannot be used: cannot load plugin library " +
+                         dir.path + "/libbogus.so: "),
+              std::string::npos)
+        << r.out;
+    EXPECT_NE(bogus.find("invalid ELF header"), std::string::npos) << bogus;
+    const std::string old = line_of(r.out, "plugin:old_abi ");
+    EXPECT_NE(old.find("cannot be used: "), std::string::npos) << r.out;
+    EXPECT_NE(old.find("was built for plugin ABI version 999"), std::string::npos) << old;
+    const std::string mine = line_of(r.out, "plugin:my_ring ");
+    EXPECT_NE(mine.find(dir.path + "/my_ring.so  plugin example_ring: "), std::string::npos)
+        << r.out;
+    EXPECT_NE(line_of(r.out, "plugin:example_ring "), "") << r.out;
+    EXPECT_NE(line_of(r.out, "pipe "), "") << r.out;
+    EXPECT_EQ(r.out.find("plugin:directory"), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("plugin:notes"), std::string::npos) << r.out;
+    EXPECT_EQ(e.status, 0) << e.out << e.err;
+    EXPECT_NE(e.out.find("library: " + dir.path + "/my_ring.so"), std::string::npos) << e.out;
 }
 
 }  // namespace

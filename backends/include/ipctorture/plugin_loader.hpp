@@ -46,6 +46,22 @@ std::vector<std::string> plugin_search_dirs();
 // and NAME.so, in plugin_search_dirs().  Throws PluginError.
 std::string resolve_plugin(const std::string& spec, const std::string& base_dir);
 
+// A plugin library in one of plugin_search_dirs(), as `ipctorture list
+// backends` shows it: the bare name a scenario gives (`plugin: NAME`), the
+// file resolve_plugin() picks for that name, and the loaded backend or, for a
+// library that cannot be loaded, the loader's reason.
+struct FoundPlugin {
+    std::string name;
+    std::string path;
+    Backend* backend = nullptr;  // null: error says why
+    std::string error;
+};
+
+// Every library named libNAME.so or NAME.so in plugin_search_dirs(), once per
+// NAME (the one a bare name resolves to), sorted by name; each is loaded.
+// Never throws for a library that cannot be loaded: that one carries error.
+std::vector<FoundPlugin> find_plugins();
+
 // The backend for the library at an absolute path, loaded on first use (later
 // calls return the same object).  Throws PluginError: no such file, dlopen's
 // error, no entry symbol, another ABI version, a table too small.

@@ -15,6 +15,7 @@
 #include "ipctorture/junit.hpp"
 #include "ipctorture/logging.hpp"
 #include "ipctorture/orchestrator.hpp"
+#include "ipctorture/plugin_loader.hpp"
 #include "ipctorture/progress.hpp"
 #include "ipctorture/repeat.hpp"
 #include "ipctorture/replay.hpp"
@@ -290,13 +291,45 @@ int cmd_check(const std::string& dir, const std::string& json, const std::string
     return exit_status(reps);
 }
 
+// A plugin's contract with no options, in a few words.
+std::string contract_summary(const Backend& b) {
+    try {
+        const Contract c = b.contract({});
+        return std::string(c.unit) + ", up to " + std::to_string(c.max_message) + " bytes, " +
+               (c.fifo ? "FIFO" : "no order promised") + ", " +
+               (c.lossless ? "lossless" : "loss allowed");
+    } catch (const std::exception& e) {
+        return std::string("contract with no options refused: ") + e.what();
+    }
+}
+
+// The built-in backends, then every plugin library in the plugin search
+// directories (plugin_loader.cpp's own search): one line each, a library
+// that cannot be loaded with the loader's reason.
 int cmd_list() {
     for (auto n : backend_names())
         std::cout << std::left << std::setw(10) << n << " " << find_backend(n)->summary() << "\n";
+    for (const FoundPlugin& p : find_plugins()) {
+        std::cout << kPluginPrefix << p.name << "  " << (p.path.empty() ? "-" : p.path) << "  ";
+        if (p.backend)
+            std::cout << p.backend->summary() << " (" << contract_summary(*p.backend) << ")\n";
+        else
+            std::cout << "cannot be used: " << p.error << "\n";
+    }
     return kExitPass;
 }
 
-int cmd_explain(const std::string& name) {
+int cmd_explain(std::string name) {
+    // plugin:NAME, as `list backends` shows a plugin: looked for as a
+    // scenario's bare name is.
+    if (is_plugin_backend(name) && plugin_path(name).find('/') == std::string::npos) {
+        try {
+            name = plugin_backend_name(resolve_plugin(plugin_path(name), ""));
+        } catch (const PluginError& e) {
+            std::cerr << "ipctorture: " << e.what() << "\n";
+            return kExitUsage;
+        }
+    }
     Backend* b = find_backend(name);
     if (!b) {
         std::cerr << "ipctorture: unknown backend '" << name << "'\n";
@@ -421,7 +454,8 @@ int cli_main(int argc, char** argv) {
     check->add_option("--json", check_json, "write the JSON report here");
     check->add_option("--html", check_html, "write the HTML report here");
 
-    auto* list = app.add_subcommand("list", "list things: backends");
+    auto* list = app.add_subcommand(
+        "list", "list things: backends (the built-in ones, then the plugins found)");
     std::string what;
     list->add_option("what", what)->required()->check(CLI::IsMember({"backends"}));
 
