@@ -195,6 +195,18 @@ TEST(BenchHtml, MachineFactsFailuresAndChart) {
     EXPECT_NE(chart.find(">1.50</text>"), std::string::npos);
 }
 
+TEST(BenchHtml, ALongListOfFindingsIsCut) {
+    json j = sample();
+    json many = json::array();
+    for (int i = 0; i < 35; ++i) many.push_back("lost: seq " + std::to_string(i));
+    j["failures"][0]["findings"] = many;
+    const std::string page = bench_html(j);
+    EXPECT_EQ(occurrences(page, "<li>lost: seq "), 20u);
+    EXPECT_NE(page.find("<li>lost: seq 19</li>"), std::string::npos);
+    EXPECT_EQ(page.find("<li>lost: seq 20</li>"), std::string::npos);
+    EXPECT_NE(page.find("15 more listed in the JSON"), std::string::npos);
+}
+
 TEST(BenchHtml, NamesAreEscapedEverywhere) {
     const std::string page = bench_html(sample());
     EXPECT_EQ(page.find("<b>"), std::string::npos);

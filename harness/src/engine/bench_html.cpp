@@ -21,6 +21,8 @@ using nlohmann::json;
 using svg::escape;
 
 constexpr const char* kModes[] = {"raw", "off", "on"};
+// Findings shown per failing run (the JSON keeps the checker's list).
+constexpr std::size_t kFindingsShown = 20;
 constexpr const char* kModeTitles[] = {"raw", "harness off", "harness on"};
 
 // What the bench page adds to the report's stylesheet.
@@ -360,8 +362,15 @@ std::string failures_section(const json& bench) {
         if (const std::string d = text(f, "run_dir"); !d.empty())
             s += "; run directory kept: <code>" + escape(d) + "</code>";
         s += "</p><ul>";
-        for (const json& x : array(f, "findings")) s += "<li>" + escape(text(x)) + "</li>";
-        s += "</ul></div>";
+        const std::vector<json> listed = array(f, "findings");
+        for (std::size_t i = 0; i < std::min(listed.size(), kFindingsShown); ++i)
+            s += "<li>" + escape(text(listed[i])) + "</li>";
+        s += "</ul>";
+        if (listed.size() > kFindingsShown)
+            s += "<p class=\"note\">" + std::to_string(listed.size() - kFindingsShown) +
+                 " more listed in the JSON; <code>ipctorture check RUNDIR</code> shows them "
+                 "all</p>";
+        s += "</div>";
     }
     return s + "</div>";
 }
