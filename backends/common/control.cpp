@@ -23,6 +23,7 @@ constexpr std::uint64_t kMagic = 0x6c7274632d747069ull;  // "ipt-ctrl"
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 static_assert(std::atomic<std::uint8_t>::is_always_lock_free);
+static_assert(sizeof(std::atomic<std::uint64_t>) == 8);
 }  // namespace
 
 void ChannelControl::create(const std::string& path, std::uint32_t writers) {
@@ -71,6 +72,10 @@ ChannelControl::ChannelControl(ChannelControl&& o) noexcept : b_(o.b_) {
 
 std::size_t ChannelControl::open_count_offset() {
     return offsetof(Block, open);
+}
+
+std::size_t ChannelControl::word_offset(unsigned i) {
+    return offsetof(Block, words) + (i % kWords) * sizeof(std::atomic<std::uint64_t>);
 }
 
 void ChannelControl::writer_gone(std::uint32_t rank) {

@@ -39,6 +39,8 @@ class ChannelControl {
     // native byte order): what a program outside the harness reads to see
     // the end of a channel (role: exec).
     static std::size_t open_count_offset();
+    // The byte offset of shared word i (a 64-bit word, native byte order).
+    static std::size_t word_offset(unsigned i);
 
     // Marks writer `rank` (its index among the channel's writers) gone.
     void writer_gone(std::uint32_t rank);

@@ -507,6 +507,11 @@ class ShmBackend final : public Backend {
         ::unlink(control_path(ch).c_str());
     }
     std::string explain() const override { return explain_text(); }
+    std::string_view external_refusal() const override {
+        return "a program would have to know the harness's own layout of the shared ring, "
+               "counter or record, and its end-of-channel protocol: that is our code, not an "
+               "interface";
+    }
 };
 
 }  // namespace

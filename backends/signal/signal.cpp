@@ -492,6 +492,10 @@ class SignalBackend final : public Backend {
         ::unlink(pids_path(ch).c_str());
     }
     std::string explain() const override;
+    std::string_view external_refusal() const override {
+        return "signals carry a value of origin and sequence, not a message's bytes: they are "
+               "no channel a program could relay";
+    }
 
   private:
     static Contract contract_of(const SignalOptions& s);

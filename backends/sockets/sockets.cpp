@@ -307,6 +307,19 @@ void size_send_buffer(Kind k, int fd, const SocketOptions& s, const std::string&
             " allows less (lower max_message or raise wmem_max)");
 }
 
+// The SO_SNDBUF a writer asks for (what size_send_buffer() would set), 0 for
+// none: for a program outside the harness, which makes its own socket.
+std::size_t send_buffer_ask(Kind k, const SocketOptions& s, const std::string& channel) {
+    if (s.sndbuf != 0) return s.sndbuf;
+    if (k != Kind::kUnixDgram && k != Kind::kUnixSeqpacket) return 0;
+    FdGuard probe(::socket(AF_UNIX, socket_type(k) | SOCK_CLOEXEC, 0));
+    if (probe.get() < 0) IPCT_FAIL_ERRNO("socket for channel '" + channel + "'");
+    const std::size_t need = s.max_message + kUnixSndbufSlack;
+    if (socket_buffer(probe.get(), SO_SNDBUF) >= need) return 0;
+    size_send_buffer(k, probe.get(), s, channel);  // throws if wmem_max cannot give it
+    return (need + 1) / 2;
+}
+
 int connect_writer(Kind k, const ChannelSetup& ch, const json& st, const SocketOptions& s) {
     const bool un = unix_family(k);
     FdGuard fd(::socket(un ? AF_UNIX : AF_INET, socket_type(k) | SOCK_CLOEXEC, 0));
@@ -406,6 +419,54 @@ class SocketBackend final : public Backend {
             return std::make_unique<ConnectionReader>(fd, stream(kind_), std::move(ctl), ch.seed,
                                                       s.max_message);
         return std::make_unique<DatagramReader>(fd, std::move(ctl), kind_ == Kind::kUdp);
+    }
+    // A program outside the harness (role: exec; README, "Black-box
+    // programs").  Reading, it gets what a harness reader inherits: the
+    // server socket, as its stdin (non-blocking, bound, listening for the
+    // connected kinds), and the control file to see the end as a reader
+    // does (socket_endpoints.hpp).  Writing, it makes its own socket and
+    // connects, as a harness writer does; the one connection it is to make
+    // is counted here for it (kConnectedWord), so readers wait for it.
+    bool external() const override { return true; }
+    ExternalEndpoint external_endpoint(const ChannelSetup& ch, const json& st,
+                                       Direction d) override {
+        const SocketOptions s = parse_options(kind_, ch.options);
+        ExternalEndpoint ep;
+        auto& v = ep.vars;
+        v.emplace_back("FRAMING", stream(kind_) ? "stream" : "message");
+        const bool reading = d == Direction::kRead;
+        if (unix_family(kind_)) {
+            v.emplace_back("PATH", st.at("path").get<std::string>());
+        } else {
+            // Behind a proxy, writers go to the proxy ("port") and the
+            // readers' socket is the server's.
+            const char* key = reading && st.contains("server_port") ? "server_port" : "port";
+            v.emplace_back("HOST", "127.0.0.1");
+            v.emplace_back("PORT", std::to_string(st.at(key).get<std::uint16_t>()));
+        }
+        if (reading) {
+            const int fd = st.at("fd").get<int>();
+            if (::fcntl(fd, F_GETFD) < 0) IPCT_FAIL_ERRNO("inherited server socket fd is not open");
+            ep.fd = fd;
+            v.emplace_back("SOCKET", connected(kind_) ? "listen" : "bound");
+            v.emplace_back("END_FILE", control_path(ch));
+            v.emplace_back("END_OFFSET", std::to_string(ChannelControl::open_count_offset()));
+            if (connected(kind_)) {
+                v.emplace_back("CONNECTED_OFFSET", std::to_string(ChannelControl::word_offset(kConnectedWord)));
+                v.emplace_back("ACCEPTED_OFFSET", std::to_string(ChannelControl::word_offset(kAcceptedWord)));
+            }
+            if (kind_ == Kind::kUdp) v.emplace_back("QUIET_MS", std::to_string(kSocketPollMs));
+            return ep;
+        }
+        v.emplace_back("SOCKET", "connect");
+        if (const std::size_t ask = send_buffer_ask(kind_, s, ch.name); ask != 0)
+            v.emplace_back("SNDBUF", std::to_string(ask));
+        if (s.nodelay) v.emplace_back("NODELAY", "1");
+        if (connected(kind_)) {
+            ChannelControl ctl(ch.proxied ? proxy_front_control_path(ch) : control_path(ch));
+            ctl.word(kConnectedWord).fetch_add(1, std::memory_order_acq_rel);
+        }
+        return ep;
     }
     // Works from the setup alone; closes nothing (the fds in the state belong
     // to the orchestrator's after_spawn and to the workers).

@@ -337,6 +337,15 @@ class SysvMsgBackend final : public Backend {
     nlohmann::json create(const ChannelSetup& ch) override;
     std::unique_ptr<Endpoint> open(const ChannelSetup& ch, const nlohmann::json& st,
                                    Direction d) override;
+    // The program uses the queue by its id and receives with msgtyp 0 (an
+    // exec process takes no reader options); it sends each message with its
+    // header's priority field as the type (always >= 1: validation holds
+    // every producer feeding a sysv_msg channel to the types it takes).  The
+    // input ends as on posix_mq: the control file's count of open writers,
+    // read before an IPC_NOWAIT receive that then finds nothing.
+    bool external() const override { return true; }
+    ExternalEndpoint external_endpoint(const ChannelSetup& ch, const nlohmann::json& st,
+                                       Direction d) override;
     void cleanup(const ChannelSetup& ch, const nlohmann::json& st) override;
     std::string explain() const override;
 };
@@ -462,6 +471,29 @@ std::unique_ptr<Endpoint> SysvMsgBackend::open(const ChannelSetup& ch, const nlo
                                         ChannelControl(control_path(ch)));
     return std::make_unique<MsgEndpoint>(*id, d, m.nonblocking, max, ro,
                                          ChannelControl(control_path(ch)), ch.rank);
+}
+
+ExternalEndpoint SysvMsgBackend::external_endpoint(const ChannelSetup& ch,
+                                                   const nlohmann::json& st, Direction d) {
+    std::optional<int> id;
+    if (st.is_object() && st.contains("msqid")) id = st["msqid"].get<int>();
+    if (!id) id = read_id_file(id_path(ch)).id;
+    if (!id)
+        throw EnvironmentError("channel '" + ch.name + "': no queue id in the state or " +
+                               id_path(ch));
+    msqid_ds ds{};
+    if (::msgctl(*id, IPC_STAT, &ds) != 0)
+        IPCT_FAIL_ERRNO("System V queue " + std::to_string(*id) + " of channel '" + ch.name + "'");
+    // What a harness reader's msgrcv asks for at most (open()).
+    const std::uint64_t max = std::min<std::uint64_t>(live_limits().msgmax, ds.msg_qbytes);
+    ExternalEndpoint ep;
+    ep.vars = {{"ID", std::to_string(*id)}, {"MSGSIZE", std::to_string(max)}};
+    if (d == Direction::kRead) {
+        ep.vars.emplace_back("MSGTYP", "0");
+        ep.vars.emplace_back("END_FILE", control_path(ch));
+        ep.vars.emplace_back("END_OFFSET", std::to_string(ChannelControl::open_count_offset()));
+    }
+    return ep;
 }
 
 void SysvMsgBackend::cleanup(const ChannelSetup& ch, const nlohmann::json& st) {

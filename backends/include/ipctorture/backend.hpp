@@ -195,6 +195,9 @@ class Backend {
     // The program logs nothing; the orchestrator still calls process_gone()
     // when it ends.  Default: not supported.
     virtual bool external() const { return false; }
+    // Why a program cannot use it (external() false), for the load-time
+    // refusal; empty if there is nothing to say.
+    virtual std::string_view external_refusal() const { return {}; }
     virtual ExternalEndpoint external_endpoint(const ChannelSetup& ch, const nlohmann::json& state,
                                                Direction d) {
         (void)ch, (void)state, (void)d;

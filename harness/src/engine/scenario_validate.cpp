@@ -147,10 +147,22 @@ void check_exec(const Scenario& s) {
             for (std::string_view b : backend_names())
                 if (find_backend(b)->external())
                     list += (list.empty() ? "" : ", ") + std::string(b);
+            const std::string_view why = find_backend(c.backend)->external_refusal();
             fail_at(p.program_loc,
                     "channel '" + c.name + "' uses backend " + c.backend +
-                        ", which an exec program cannot use; expected one of: " + list);
+                        ", which an exec program cannot use" +
+                        (why.empty() ? std::string() : " (" + std::string(why) + ")") +
+                        "; expected one of: " + list);
         }
+        // A cut connection is one a harness writer makes again, sending the
+        // cut message whole once more: a protocol of ours, not a program's.
+        const ChannelSpec& out = s.channels[need_channel(s, p, p.output)];
+        if (out.proxy && (out.proxy->cut > 0 || out.proxy->cut_after > 0))
+            fail_at(out.proxy->loc,
+                    "channel '" + out.name +
+                        "' is the output of an exec process, and its proxy cuts connections ('cut', 'cut_after'): a writer the "
+                        "proxy cuts must connect again and send the cut message again, which "
+                        "a program is not told to do; remove them");
         for (const ProcessSpec& q : s.processes) {
             const bool reads_input =
                 q.role == Role::kConsumer ? q.channel == p.input : q.input == p.input;
