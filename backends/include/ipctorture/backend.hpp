@@ -103,9 +103,11 @@ class Endpoint {
 
 // How a program outside the harness (role: exec) reaches one side of a
 // channel.  A byte stream hands over an open descriptor, which becomes the
-// program's stdin (read side) or stdout (write side); any backend may add
-// variables, each exported as IPCTORTURE_INPUT_<NAME> or
-// IPCTORTURE_OUTPUT_<NAME> (README: "Black-box programs").
+// program's stdin (read side) or stdout (write side), and so does a socket
+// backend's read side (the readers' shared socket, as stdin); any backend
+// may add variables, each exported as IPCTORTURE_INPUT_<NAME> or
+// IPCTORTURE_OUTPUT_<NAME> (README: "Black-box programs"), FRAMING among
+// them to replace the channel's own.
 struct ExternalEndpoint {
     int fd = -1;  // owned by the caller; -1 = none
     std::vector<std::pair<std::string, std::string>> vars;

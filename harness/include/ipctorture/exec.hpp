@@ -8,8 +8,11 @@
 // survives execve), and the orchestrator's watchdog, interrupt handling and
 // process_gone() treat it as any worker.  What the program gets:
 //   stdin   the input channel's descriptor when its backend hands one over
-//           (pipe, fifo: Backend::external_endpoint), else /dev/null;
-//   stdout  the output channel's descriptor likewise, else the worker's log;
+//           (Backend::external_endpoint: pipe, fifo; on the socket
+//           backends the readers' shared socket, bound, non-blocking, and
+//           listening where the kind has connections), else /dev/null;
+//   stdout  the output channel's descriptor likewise (pipe, fifo), else
+//           the worker's log;
 //   stderr  the worker's log (worker.N.log in the run directory);
 //   no other descriptor; an empty signal mask; every signal at its default
 //   action except those a signaler sends it, which are ignored (a program
@@ -20,7 +23,21 @@
 //                             stream) or "message" (one per IPC message);
 //     IPCTORTURE_S_MAX_MESSAGE  the largest message, header included;
 //     IPCTORTURE_S_FD         0 or 1 when the channel is stdin / stdout;
-//     IPCTORTURE_S_<NAME>     whatever else the backend exports;
+//     IPCTORTURE_S_<NAME>     whatever else the backend exports (it may
+//                             replace FRAMING: a tcp connection is a
+//                             stream although the channel hands over
+//                             frames).  posix_mq: NAME, MSGSIZE; sysv_msg:
+//                             ID, MSGSIZE, MSGTYP; sockets: PATH (unix) or
+//                             HOST and PORT (tcp, udp), SOCKET (listen,
+//                             bound, connect), SNDBUF and NODELAY (output),
+//                             CONNECTED_OFFSET and ACCEPTED_OFFSET
+//                             (listening input), QUIET_MS (udp input);
+//                             queue and socket inputs: END_FILE and
+//                             END_OFFSET, the control file's count of open
+//                             writers (README, "Black-box programs", says
+//                             how each input ends);
+//   backends that cannot be described to a program (shm, signal) are
+//   refused at load time with Backend::external_refusal();
 //   and IPCTORTURE_HEADER_SIZE, then the scenario's `env:` (which wins),
 //   then IPCTORTURE_RUN_DIR and IPCTORTURE_PROCESS (the plan index): how
 //   signalers and `ipctorture clean` recognise the program as the run's.
