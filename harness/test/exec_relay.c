@@ -12,6 +12,10 @@
  * (or _HOST and _PORT).
  *
  *   --drop-every N     do not forward every N-th message (a planted loss)
+ *   --duplicate-every N  forward every N-th message twice
+ *   --swap-every N     forward every N-th message after the one that follows
+ *   --corrupt-every N  flip the last byte of every N-th message that has a
+ *                      payload
  *   --exit-after N     after forwarding N messages, wait until more input
  *                      is there, then exit with --status S (default 0)
  *   --hang-after N     after N messages, stop forever
@@ -43,6 +47,7 @@
 enum { kHeader = 32, kSizeOffset = 16, kPrioOffset = 20 };
 
 static unsigned long opt_drop, opt_exit_after, opt_hang_after, opt_garbage_after;
+static unsigned long opt_duplicate, opt_swap, opt_corrupt;
 static int opt_status, opt_unsafe;
 
 static mqd_t in_q = (mqd_t)-1, out_q = (mqd_t)-1;
@@ -256,13 +261,14 @@ static size_t next_from_connections(void) {
             }
         }
         /* The end: no writer open (read first), nothing left to accept,
-         * every connection at its end with nothing left, and every
-         * connection a writer made accepted by some reader. */
+         * every connection at its end (what is left of one is a frame cut
+         * short, which was never sent whole), and every connection a
+         * writer made accepted by some reader. */
         uint32_t open = __atomic_load_n(in_open_writers, __ATOMIC_ACQUIRE);
         if (open == 0 && !accept_all()) {
             int done = 1;
             for (size_t i = 0; i < nconns; ++i)
-                if (conns[i].fd >= 0 || conns[i].have >= kHeader) done = 0;
+                if (conns[i].fd >= 0) done = 0;
             uint64_t made = __atomic_load_n(in_connected, __ATOMIC_ACQUIRE);
             uint64_t taken = __atomic_load_n(in_accepted, __ATOMIC_ACQUIRE);
             if (done && taken >= made) return 0;
@@ -482,6 +488,12 @@ static void parse(int argc, char** argv) {
         }
         if (strcmp(a, "--drop-every") == 0)
             opt_drop = v;
+        else if (strcmp(a, "--duplicate-every") == 0)
+            opt_duplicate = v;
+        else if (strcmp(a, "--swap-every") == 0)
+            opt_swap = v;
+        else if (strcmp(a, "--corrupt-every") == 0)
+            opt_corrupt = v;
         else if (strcmp(a, "--exit-after") == 0)
             opt_exit_after = v;
         else if (strcmp(a, "--hang-after") == 0)
@@ -515,7 +527,10 @@ int main(int argc, char** argv) {
         sigprocmask(SIG_SETMASK, &old, NULL);
     }
     buf = malloc(buf_size);
-    if (buf == NULL) die("malloc");
+    unsigned char* held = malloc(buf_size); /* --swap-every: the message held back */
+    size_t held_n = 0;
+    unsigned held_prio = 0;
+    if (buf == NULL || held == NULL) die("malloc");
     for (unsigned long k = 1;; ++k) {
         unsigned prio = 0;
         size_t n = in_q != (mqd_t)-1 ? next_from_queue(&prio)
@@ -525,7 +540,20 @@ int main(int argc, char** argv) {
                                      : next_from_stream();
         if (n == 0) break;
         if (in_q == (mqd_t)-1) memcpy(&prio, buf + kPrioOffset, sizeof prio);
+        if (opt_corrupt && k % opt_corrupt == 0 && n > kHeader) buf[n - 1] ^= 0x5a;
+        if (opt_swap && k % opt_swap == 0) {
+            memcpy(held, buf, n);
+            held_n = n;
+            held_prio = prio;
+            continue;
+        }
         if (!(opt_drop && k % opt_drop == 0)) forward(n, prio);
+        if (opt_duplicate && k % opt_duplicate == 0) forward(n, prio);
+        if (held_n > 0) {
+            memcpy(buf, held, held_n);
+            forward(held_n, held_prio);
+            held_n = 0;
+        }
         if (opt_garbage_after && k == opt_garbage_after) {
             memset(buf, 0xa5, 100);
             forward(100, 1);
@@ -538,6 +566,10 @@ int main(int argc, char** argv) {
             }
             exit(opt_status);
         }
+    }
+    if (held_n > 0) { /* the last message was held: it goes last */
+        memcpy(buf, held, held_n);
+        forward(held_n, held_prio);
     }
     return 0;
 }
