@@ -161,6 +161,7 @@ TEST_F(Exec, TheBundledScenariosPass) {
     EXPECT_FALSE(r.timed_out);
     EXPECT_EQ(r.status, 0) << r.out << r.err;
     EXPECT_TRUE(contains(r.out, "exec-cat-relay")) << r.out;
+    EXPECT_TRUE(contains(r.out, "exec-python-socket-relay")) << r.out;
 }
 
 TEST_F(Exec, ARelayThatDropsOneInAThousandIsCaught) {
