@@ -452,8 +452,10 @@ class SocketBackend final : public Backend {
             v.emplace_back("END_FILE", control_path(ch));
             v.emplace_back("END_OFFSET", std::to_string(ChannelControl::open_count_offset()));
             if (connected(kind_)) {
-                v.emplace_back("CONNECTED_OFFSET", std::to_string(ChannelControl::word_offset(kConnectedWord)));
-                v.emplace_back("ACCEPTED_OFFSET", std::to_string(ChannelControl::word_offset(kAcceptedWord)));
+                v.emplace_back("CONNECTED_OFFSET",
+                               std::to_string(ChannelControl::word_offset(kConnectedWord)));
+                v.emplace_back("ACCEPTED_OFFSET",
+                               std::to_string(ChannelControl::word_offset(kAcceptedWord)));
             }
             if (kind_ == Kind::kUdp) v.emplace_back("QUIET_MS", std::to_string(kSocketPollMs));
             return ep;

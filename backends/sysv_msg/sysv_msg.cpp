@@ -473,8 +473,8 @@ std::unique_ptr<Endpoint> SysvMsgBackend::open(const ChannelSetup& ch, const nlo
                                          ChannelControl(control_path(ch)), ch.rank);
 }
 
-ExternalEndpoint SysvMsgBackend::external_endpoint(const ChannelSetup& ch,
-                                                   const nlohmann::json& st, Direction d) {
+ExternalEndpoint SysvMsgBackend::external_endpoint(const ChannelSetup& ch, const nlohmann::json& st,
+                                                   Direction d) {
     std::optional<int> id;
     if (st.is_object() && st.contains("msqid")) id = st["msqid"].get<int>();
     if (!id) id = read_id_file(id_path(ch)).id;

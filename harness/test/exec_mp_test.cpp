@@ -269,7 +269,8 @@ TEST_P(ExecBackend, ARelayThatDropsOneInAThousandIsCaught) {
 // one with a flipped payload byte, and (one producer, so that the swapped
 // pair has one origin) one forwarded after its successor.
 TEST_P(ExecBackend, DuplicationCorruptionAndReorderingAreCaught) {
-    Outcome dup = run_route(route_scenario(GetParam(), GetParam(), relay("--duplicate-every, 500")));
+    Outcome dup =
+        run_route(route_scenario(GetParam(), GetParam(), relay("--duplicate-every, 500")));
     EXPECT_EQ(dup.cmd.status, 1) << dup.cmd.out << dup.cmd.err;
     EXPECT_EQ(dup.count("duplicated"), 4u) << dup.scenario.dump(2);
     for (const char* k : {"lost", "corrupted", "unexpected", "crash", "hang"})
@@ -293,8 +294,8 @@ TEST_P(ExecBackend, DuplicationCorruptionAndReorderingAreCaught) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ExecBackend,
-                         ::testing::Values("sysv_msg", "unix_stream", "unix_seqpacket", "unix_dgram",
-                                           "tcp"),
+                         ::testing::Values("sysv_msg", "unix_stream", "unix_seqpacket",
+                                           "unix_dgram", "tcp"),
                          [](const auto& i) { return i.param; });
 
 // Loss is allowed on udp and judged only against bounds (none here), so
@@ -435,11 +436,13 @@ TEST_F(Exec, ABackendNoProgramCanUseIsRefused) {
     text.replace(text.find("in: {backend: pipe}"), 19, "in: {backend: shm}");
     Outcome r = run(text);
     EXPECT_EQ(r.cmd.status, 2) << r.cmd.out << r.cmd.err;
-    EXPECT_TRUE(contains(r.cmd.err, "uses backend shm, which an exec program cannot use (a "
-                                    "program would have to know the harness's own layout"))
+    EXPECT_TRUE(contains(r.cmd.err,
+                         "uses backend shm, which an exec program cannot use (a "
+                         "program would have to know the harness's own layout"))
         << r.cmd.err;
-    EXPECT_TRUE(contains(r.cmd.err, "expected one of: pipe, fifo, posix_mq, sysv_msg, "
-                                    "unix_stream, unix_dgram, unix_seqpacket, tcp, udp"))
+    EXPECT_TRUE(contains(r.cmd.err,
+                         "expected one of: pipe, fifo, posix_mq, sysv_msg, "
+                         "unix_stream, unix_dgram, unix_seqpacket, tcp, udp"))
         << r.cmd.err;
 }
 

@@ -24,18 +24,18 @@
  *                      program starts relaying once it has run once
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <mqueue.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/mman.h>
 #include <sys/msg.h>
 #include <sys/socket.h>
@@ -62,9 +62,7 @@ static volatile uint64_t* in_connected; /* control-file words, 64 bits */
 static volatile uint64_t* in_accepted;
 static unsigned char* buf;
 static size_t buf_size;
-static struct msgbuf_hdr {
-    long mtype;
-} * msg_buf; /* a long, then the text */
+static struct msgbuf_hdr { long mtype; } * msg_buf; /* a long, then the text */
 static size_t msg_max;
 
 static void die(const char* what) {

@@ -160,7 +160,8 @@ void check_exec(const Scenario& s) {
         if (out.proxy && (out.proxy->cut > 0 || out.proxy->cut_after > 0))
             fail_at(out.proxy->loc,
                     "channel '" + out.name +
-                        "' is the output of an exec process, and its proxy cuts connections ('cut', 'cut_after'): a writer the "
+                        "' is the output of an exec process, and its proxy cuts connections "
+                        "('cut', 'cut_after'): a writer the "
                         "proxy cuts must connect again and send the cut message again, which "
                         "a program is not told to do; remove them");
         for (const ProcessSpec& q : s.processes) {
