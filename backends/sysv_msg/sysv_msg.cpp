@@ -448,6 +448,29 @@ nlohmann::json SysvMsgBackend::create(const ChannelSetup& ch) {
     }
 }
 
+namespace {
+
+// The channel's queue id (from the run's state, else the id file) and the
+// most one receive asks for: msgmax, or the queue's byte limit if lower.
+struct ChannelQueue {
+    int id;
+    std::size_t max;
+};
+ChannelQueue channel_queue(const ChannelSetup& ch, const nlohmann::json& st, const Limits& l) {
+    std::optional<int> id;
+    if (st.is_object() && st.contains("msqid")) id = st["msqid"].get<int>();
+    if (!id) id = read_id_file(id_path(ch)).id;
+    if (!id)
+        throw EnvironmentError("channel '" + ch.name + "': no queue id in the state or " +
+                               id_path(ch));
+    msqid_ds ds{};
+    if (::msgctl(*id, IPC_STAT, &ds) != 0)
+        IPCT_FAIL_ERRNO("System V queue " + std::to_string(*id) + " of channel '" + ch.name + "'");
+    return {*id, static_cast<std::size_t>(std::min<std::uint64_t>(l.msgmax, ds.msg_qbytes))};
+}
+
+}  // namespace
+
 std::unique_ptr<Endpoint> SysvMsgBackend::open(const ChannelSetup& ch, const nlohmann::json& st,
                                                Direction d) {
     const Limits l = live_limits();
@@ -455,39 +478,21 @@ std::unique_ptr<Endpoint> SysvMsgBackend::open(const ChannelSetup& ch, const nlo
     ReaderOptions ro = d == Direction::kRead ? parse_reader(ch.endpoint) : ReaderOptions{};
     if (d == Direction::kRead && ch.mutant == msgtyp_sign_mutant().name)
         ro.msgtyp = msgtyp_sign_passed(static_cast<long>(ro.msgtyp));
-    std::optional<int> id;
-    if (st.is_object() && st.contains("msqid")) id = st["msqid"].get<int>();
-    if (!id) id = read_id_file(id_path(ch)).id;
-    if (!id)
-        throw EnvironmentError("channel '" + ch.name + "': no queue id in the state or " +
-                               id_path(ch));
-    msqid_ds ds{};
-    if (::msgctl(*id, IPC_STAT, &ds) != 0)
-        IPCT_FAIL_ERRNO("System V queue " + std::to_string(*id) + " of channel '" + ch.name + "'");
-    const std::size_t max = std::min<std::uint64_t>(l.msgmax, ds.msg_qbytes);
+    const auto [id, max] = channel_queue(ch, st, l);
     if (d == Direction::kRead && ch.mutant == eintr_is_eof_mutant().name)
-        return make_eintr_is_eof_reader(*id, max, static_cast<long>(ro.msgtyp),
+        return make_eintr_is_eof_reader(id, max, static_cast<long>(ro.msgtyp),
                                         ro.except ? MSG_EXCEPT : 0,
                                         ChannelControl(control_path(ch)));
-    return std::make_unique<MsgEndpoint>(*id, d, m.nonblocking, max, ro,
+    return std::make_unique<MsgEndpoint>(id, d, m.nonblocking, max, ro,
                                          ChannelControl(control_path(ch)), ch.rank);
 }
 
 ExternalEndpoint SysvMsgBackend::external_endpoint(const ChannelSetup& ch, const nlohmann::json& st,
                                                    Direction d) {
-    std::optional<int> id;
-    if (st.is_object() && st.contains("msqid")) id = st["msqid"].get<int>();
-    if (!id) id = read_id_file(id_path(ch)).id;
-    if (!id)
-        throw EnvironmentError("channel '" + ch.name + "': no queue id in the state or " +
-                               id_path(ch));
-    msqid_ds ds{};
-    if (::msgctl(*id, IPC_STAT, &ds) != 0)
-        IPCT_FAIL_ERRNO("System V queue " + std::to_string(*id) + " of channel '" + ch.name + "'");
     // What a harness reader's msgrcv asks for at most (open()).
-    const std::uint64_t max = std::min<std::uint64_t>(live_limits().msgmax, ds.msg_qbytes);
+    const auto [id, max] = channel_queue(ch, st, live_limits());
     ExternalEndpoint ep;
-    ep.vars = {{"ID", std::to_string(*id)}, {"MSGSIZE", std::to_string(max)}};
+    ep.vars = {{"ID", std::to_string(id)}, {"MSGSIZE", std::to_string(max)}};
     if (d == Direction::kRead) {
         ep.vars.emplace_back("MSGTYP", "0");
         ep.vars.emplace_back("END_FILE", control_path(ch));

@@ -351,19 +351,6 @@ bool posix_queue_exists(const std::string& name) {
     return true;
 }
 
-bool sysv_queue_exists(int id) {
-    std::ifstream in("/proc/sysvipc/msg");
-    std::string line;
-    std::getline(in, line);  // header
-    while (std::getline(in, line)) {
-        std::istringstream f(line);
-        long key = 0, msqid = -1;
-        f >> key >> msqid;
-        if (msqid == id) return true;
-    }
-    return false;
-}
-
 // Every kind of object (POSIX queue, System V queue, shm object, socket
 // file, FIFO) outlives a SIGKILLed harness, and `clean` removes them all.
 TEST(Cli, CleanRemovesEveryKindOfObjectAKilledRunLeft) {

@@ -123,18 +123,6 @@ class Exec : public ::testing::Test {
                     queues.push_back(c["state"]["msqid"].get<int>());
         }
     }
-    static bool sysv_queue_exists(int id) {
-        std::ifstream in("/proc/sysvipc/msg");
-        std::string line;
-        std::getline(in, line);  // the column names
-        while (std::getline(in, line)) {
-            std::istringstream f(line);
-            long key = 0, msqid = -1;
-            f >> key >> msqid;
-            if (msqid == id) return true;
-        }
-        return false;
-    }
     // A run across backends: kept, so that note_queues() finds its queues.
     Outcome run_route(const std::string& text) {
         Outcome r = run(text, {"--keep"});

@@ -16,6 +16,21 @@
 
 namespace ipct::test {
 
+// Whether the System V message queue with this id still exists (read from
+// /proc/sysvipc/msg, which lists every queue of the IPC namespace).
+inline bool sysv_queue_exists(int id) {
+    std::ifstream in("/proc/sysvipc/msg");
+    std::string line;
+    std::getline(in, line);  // the column names
+    while (std::getline(in, line)) {
+        std::istringstream f(line);
+        long key = 0, msqid = -1;
+        f >> key >> msqid;
+        if (msqid == id) return true;
+    }
+    return false;
+}
+
 inline std::string slurp(const std::string& path) {
     std::ifstream in(path);
     std::stringstream ss;
