@@ -588,9 +588,9 @@ TEST(FrameDecoder, CommitMessageGivesWhatCommitAndFinishGive) {
     auto second = s.message(200, 3, 1);
     two.insert(two.end(), second.begin(), second.end());
     rx.push_back(two);
-    rx.push_back({});                                              // an empty receive
+    rx.push_back({});                                                     // an empty receive
     rx.push_back(std::vector<std::byte>(kHeaderSize - 1, std::byte{7}));  // shorter than a header
-    rx.push_back(s.message(max, 4, 0));                            // the largest
+    rx.push_back(s.message(max, 4, 0));                                   // the largest
     for (std::uint64_t seq = 40; seq < 50; ++seq) rx.push_back(s.message(64, 1, seq));
 
     std::uint64_t off_fast = 0, off_slow = 0;

@@ -92,7 +92,7 @@ class FrameDecoder {
 
     const Payload& payload_;
     std::size_t max_message_;
-    PageBytes buf_;  // page-aligned: see page_buffer.hpp
+    PageBytes buf_;           // page-aligned: see page_buffer.hpp
     std::size_t head_ = 0;    // first undecoded byte
     std::size_t tail_ = 0;    // one past the last byte read
     std::uint64_t base_ = 0;  // stream offset of buf_[0]

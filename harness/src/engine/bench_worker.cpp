@@ -14,8 +14,8 @@
 #include "ipctorture/bench.hpp"
 #include "ipctorture/errors.hpp"
 #include "ipctorture/event_log.hpp"
-#include "ipctorture/page_buffer.hpp"
 #include "ipctorture/message.hpp"
+#include "ipctorture/page_buffer.hpp"
 #include "ipctorture/roles.hpp"
 
 namespace ipct {
@@ -105,7 +105,7 @@ int off_consumer(RoleContext& c) {
     // A byte stream is read in the harness consumer's chunks; a message
     // backend needs room for its largest message.
     PageBytes buf(ch.boundaries ? std::max<std::size_t>(ch.max_message, kHeaderSize)
-                                             : kStreamReadChunk);
+                                : kStreamReadChunk);
     std::uint64_t receives = 0, bytes = 0, t_last = 0;
     for (;;) {
         const IoResult r = c.in->receive(buf);
@@ -124,7 +124,7 @@ int off_consumer(RoleContext& c) {
 int off_relay(RoleContext& c) {
     const PlannedChannel& ch = c.plan->channels[c.self->in_channel];
     PageBytes buf(ch.boundaries ? std::max<std::size_t>(ch.max_message, kHeaderSize)
-                                             : kStreamReadChunk);
+                                : kStreamReadChunk);
     for (;;) {
         const IoResult r = c.in->receive(buf);
         if (!r.ok()) break;

@@ -143,9 +143,9 @@ int run_producer(RoleContext& c) {
     if (c.in) return run_pinger(c);
     MessageSource src(c);
     src.start();
-    const std::uint64_t first =
-        c.self->workload.messages > 0 ? std::min(c.first_seq, c.self->workload.messages)
-                                      : c.first_seq;
+    const std::uint64_t first = c.self->workload.messages > 0
+                                    ? std::min(c.first_seq, c.self->workload.messages)
+                                    : c.first_seq;
     for (std::uint64_t seq = 0; seq < first; ++seq) src.skip();
     for (std::uint64_t seq = first; src.due(seq); ++seq)
         if (!src.send(seq).ok()) break;  // the error is in the history; the checker judges it

@@ -9,8 +9,8 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <span>
 #include <memory>
+#include <span>
 
 #include "ipctorture/backend.hpp"
 #include "ipctorture/bench.hpp"
@@ -102,7 +102,6 @@ Record perturbations_note() {
     return r;
 }
 
-
 int run_started(const Plan& plan, const PlannedProcess& self, EventLogWriter& log, Endpoint* in,
                 Endpoint* out, bool targeted, const Incarnation& inc) {
     log.mark(Op::kStart, 0);
@@ -117,10 +116,10 @@ int run_started(const Plan& plan, const PlannedProcess& self, EventLogWriter& lo
     if (self.perturb.on()) {
         log.append(perturbations_note());
         // A later incarnation's decisions go beside the first one's.
-        write_perturb_log(inc.number == 0 ? perturb_log_path(plan.run_dir, self.index)
-                                          : plan.run_dir + "/perturb." +
-                                                std::to_string(self.index) + "." +
-                                                std::to_string(inc.number) + ".json",
+        write_perturb_log(inc.number == 0
+                              ? perturb_log_path(plan.run_dir, self.index)
+                              : plan.run_dir + "/perturb." + std::to_string(self.index) + "." +
+                                    std::to_string(inc.number) + ".json",
                           self, perturb_trace());
     }
     log.mark(Op::kExit, 0, static_cast<std::uint32_t>(rc));
@@ -130,8 +129,8 @@ int run_started(const Plan& plan, const PlannedProcess& self, EventLogWriter& lo
 // A later incarnation's producer starts after the highest seq any earlier
 // incarnation logged a send of, complete or not: one whose send was cut
 // short may have been delivered, and sending it again could duplicate it.
-Incarnation resume_point(const std::string& run_dir, const PlannedProcess& self,
-                         unsigned number, std::uint64_t t0_ns) {
+Incarnation resume_point(const std::string& run_dir, const PlannedProcess& self, unsigned number,
+                         std::uint64_t t0_ns) {
     Incarnation inc{number, t0_ns, 0};
     if (number == 0 || self.role != Role::kProducer) return inc;
     for (unsigned k = 0; k < number; ++k) {
@@ -171,7 +170,7 @@ int worker_main(const WorkerArgs& a) {
                                 plan.channels.at(self.out_channel).state, log);
         const bool targeted = install_target_handlers(plan, self.index);
         place_and_perturb(self);
-        if (inc.number == 0) barrier(a.ready_fd, a.go_fd);  // a restart comes after it
+        if (inc.number == 0) barrier(a.ready_fd, a.go_fd);       // a restart comes after it
         if (!self.syscall_faults.empty()) arm_syscall_faults();  // nothing before this point
         return run_started(plan, self, log, in.get(), out.get(), targeted, inc);
     } catch (const std::exception& e) {
